@@ -1,0 +1,60 @@
+# Takedown: `make run` starts the service on SQLite, `make test` runs every check.
+# Both set up what they need: a virtualenv in .venv, the Python packages, and
+# (as root, with apt-get) the system packages Chromium, CJK fonts, Redis and gettext.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SYSTEM_PACKAGES := chromium fonts-noto-cjk redis-server gettext
+export TAKEDOWN_DATA_DIR ?= $(CURDIR)/var
+
+.PHONY: run test lint typecheck pytest system-deps venv messages clean bench
+
+run: venv system-deps messages
+	$(BIN)/takedown migrate --no-input
+	$(BIN)/takedown serve
+
+test: venv system-deps messages lint typecheck pytest
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+# Installs only what is missing, so a machine that has everything needs neither
+# root nor the network.
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing system packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  else \
+	    echo "missing system packages:$$missing (install them with apt-get as root)"; \
+	  fi; \
+	fi
+
+messages: venv
+	$(BIN)/takedown compilemessages >/dev/null
+
+lint: venv
+	$(BIN)/ruff check takedown bench
+	$(BIN)/ruff format --check takedown bench
+
+typecheck: venv
+	$(BIN)/mypy takedown
+
+pytest: venv
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: venv
+	$(BIN)/python bench/extract.py
+	$(BIN)/python bench/import.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

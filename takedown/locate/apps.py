@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class LocateConfig(AppConfig):
+    name = "takedown.locate"
+    label = "locate"

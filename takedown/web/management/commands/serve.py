@@ -1,0 +1,116 @@
+"""``takedown serve``: the whole service on one machine, in one command.
+
+It starts one child process per role (web, worker, inbound mail, monitor)
+with the same settings and supervises them: Ctrl-C or SIGTERM stops all of
+them cleanly, and if one dies the others are stopped too, so a half-running
+service never goes unnoticed.  Production runs the same roles as separate
+services (see docs/deployment.md).
+"""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management import call_command, get_commands
+from django.core.management.base import BaseCommand, CommandParser
+
+
+def role_commands(host: str, port: int) -> dict[str, list[str]]:
+    base = [sys.executable, "-m", "takedown.cli"]
+    roles = {
+        "web": [*base, "web", "--host", host, "--port", str(port)],
+        "worker": [*base, "run_huey", "--quiet"],
+    }
+    # The mail listener and the monitor loop come with their packages.
+    available = get_commands()
+    if "mail" in available:
+        roles["mail"] = [*base, "mail"]
+    if "monitor" in available:
+        roles["monitor"] = [*base, "monitor"]
+    return roles
+
+
+class Command(BaseCommand):
+    help = "Start web, worker, inbound mail listener and monitor together (Ctrl-C stops them)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-migrate", action="store_true")
+        parser.add_argument("--only", default="", help="comma-separated roles to start")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        if not opts["no_migrate"]:
+            call_command("migrate", interactive=False, verbosity=0)
+        self.ensure_admin()
+        roles = role_commands(opts["host"], opts["port"])
+        if opts["only"]:
+            wanted = {r.strip() for r in opts["only"].split(",")}
+            roles = {k: v for k, v in roles.items() if k in wanted}
+        children: dict[str, subprocess.Popen[bytes]] = {}
+        stopping = False
+
+        def stop(signum: int, frame: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        for name, cmd in roles.items():
+            # Children ignore SIGINT from the terminal: this supervisor decides
+            # when and how they stop, so Ctrl-C gives one orderly shutdown.
+            children[name] = subprocess.Popen(cmd, start_new_session=True)
+        self.stdout.write(
+            f"Takedown is running on http://{opts['host']}:{opts['port']}/ "
+            f"({', '.join(children)}). Press Ctrl-C to stop."
+        )
+        self.stdout.flush()
+        failed = ""
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    failed = f"{name} exited with status {child.returncode}"
+                    stopping = True
+                    break
+            time.sleep(0.2)
+        self.stdout.write("Stopping " + ", ".join(children) + " ...")
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for child in children.values():
+            remaining = max(0.1, deadline - time.monotonic())
+            try:
+                child.wait(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        if failed:
+            self.stderr.write(f"takedown serve: {failed}")
+            raise SystemExit(1)
+        self.stdout.write("Stopped.")
+
+    def ensure_admin(self) -> None:
+        """On first start, make sure someone can log in, and say how."""
+        users = get_user_model()
+        if users.objects.filter(is_superuser=True).exists():
+            self.stdout.write(
+                "Log in with your admin account (takedown createsuperuser adds more)."
+            )
+            return
+        if sys.stdin.isatty():
+            self.stdout.write("No admin account yet: create the first one.")
+            call_command("createsuperuser")
+            return
+        password = secrets.token_urlsafe(12)
+        users.objects.create_superuser("admin", "", password)
+        self.stdout.write(
+            f"Created the first admin account: user 'admin', password '{password}'. "
+            "Change it after logging in."
+        )
