@@ -1,0 +1,472 @@
+"""``takedown sandbox run``: the real service against the simulated internet.
+
+1. Start the :class:`Sandbox` for the scenario.
+2. Prepare a fresh service in a temporary data directory: ``migrate``, a user
+   with a password (for the web form) and an API token (for the API channel).
+3. Start ``takedown serve`` (web, worker, inbound mail, monitor) as child
+   processes with the sandbox's settings, and wait for the web to answer.
+4. Feed the reports at their times (:class:`ReportFeeder`), poll ``GET
+   /api/sites`` every half second, and stop at ``duration`` or earlier once
+   every reported site is settled and nothing is pending in the sandbox.
+5. Stop the service (SIGTERM to its process group, SIGKILL after a grace
+   period), read ``takedown stats --format json``, and build the CONTRACT JSON
+   from the service's answers and the sandbox's own records (mail it saw,
+   takedowns and revivals that really happened).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from takedown.sandbox.bots import refang
+from takedown.sandbox.core import Sandbox
+from takedown.sandbox.reporters import ReportFeeder, ServiceEndpoints, default_channels
+from takedown.sandbox.scenario import Scenario
+
+SETTLED = {"closed", "already_down", "rejected", "unresolvable"}
+DOWN_STATES = {"down", "closed"}
+POLL_INTERVAL = 0.5
+
+
+class RunError(RuntimeError):
+    pass
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def settings_env(scenario: Scenario) -> dict[str, str]:
+    """Scenario ``settings`` as environment: ``check_interval`` -> ``TAKEDOWN_CHECK_INTERVAL``."""
+    return {f"TAKEDOWN_{key.upper()}": _num(value) for key, value in scenario.settings.items()}
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+def url_key(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return ((parts.hostname or "").lower(), parts.path or "/")
+
+
+@dataclass
+class ServiceProcess:
+    """The service under test: its environment, data directory and child processes."""
+
+    env: dict[str, str]
+    data_dir: Path
+    web_port: int
+    inbound_port: int
+    cli: list[str] = field(default_factory=lambda: [sys.executable, "-m", "takedown.cli"])
+    proc: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def run_cli(self, *args: str, env: dict[str, str] | None = None, timeout: float = 300) -> str:
+        proc = subprocess.run(
+            [*self.cli, *args],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
+        if proc.returncode != 0:
+            err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            raise RunError(
+                f"takedown {' '.join(args)} failed: {err[-1] if err else proc.returncode}"
+            )
+        return proc.stdout.decode("utf-8", "replace")
+
+    def prepare(self) -> tuple[str, str, str]:
+        """Migrate and make the user the reporters log in as; returns (user, password, token)."""
+        self.run_cli("migrate", "--noinput")
+        user, password = "sandbox", secrets.token_urlsafe(16)
+        self.run_cli(
+            "createsuperuser",
+            "--noinput",
+            "--username",
+            user,
+            "--email",
+            "sandbox@takedown.sandbox.example",
+            env={"DJANGO_SUPERUSER_PASSWORD": password},
+        )
+        token = self.run_cli("token", "create", user, "--name", "sandbox").strip().splitlines()[-1]
+        return user, password, token
+
+    def start(self) -> None:
+        self.log_path = self.data_dir / "service.log"
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            [
+                *self.cli,
+                "serve",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.web_port),
+                "--no-migrate",
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RunError(
+                    f"takedown serve exited with {self.proc.returncode}; see {self.log_path}"
+                )
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/login/", timeout=2):
+                    break
+            except (OSError, urllib.error.URLError):
+                time.sleep(0.2)
+        else:
+            raise RunError("takedown serve did not answer within 90 s")
+        # The inbound mail listener starts beside the web; reports by e-mail and the
+        # organisations' mail need it. A service without one still runs.
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and self.alive():
+            try:
+                socket.create_connection(("127.0.0.1", self.inbound_port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        else:
+            # The supervisor is gone; make sure none of its children outlived it.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+        self.kill_leftovers()
+
+    def kill_leftovers(self) -> None:
+        """SIGKILL any process still running with this run's data directory.
+
+        ``takedown serve`` starts each role in its own session, so signalling its
+        process group does not reach them; if the supervisor died without stopping
+        them, they are found by the unique data directory in their environment.
+        """
+        marker = f"TAKEDOWN_DATA_DIR={self.env.get('TAKEDOWN_DATA_DIR', '')}".encode()
+        for entry in Path("/proc").glob("[0-9]*"):
+            try:
+                environ = (entry / "environ").read_bytes()
+            except OSError:
+                continue
+            if marker in environ.split(b"\0") and int(entry.name) != os.getpid():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(int(entry.name), signal.SIGKILL)
+
+
+class ScenarioRun:
+    def __init__(self, scenario: Scenario, *, keep: bool = False, echo: Any = None) -> None:
+        self.scenario = scenario
+        self.keep = keep
+        self.echo = echo or (lambda msg: None)
+        self.observed: dict[tuple[str, str], dict[str, Any]] = {}
+        self.transitions: dict[tuple[str, str], list[tuple[float, str]]] = {}
+
+    def run(self) -> dict[str, Any]:
+        data_dir = Path(tempfile.mkdtemp(prefix="takedown-run-"))
+        sandbox = Sandbox(self.scenario, workdir=data_dir / "sandbox")
+        service: ServiceProcess | None = None
+        feeder: ReportFeeder | None = None
+        try:
+            sandbox.start()
+            self.echo(
+                f"sandbox up: {len(self.scenario.sites)} sites, "
+                f"{len(self.scenario.organizations)} organisations"
+            )
+            web_port, inbound_port = free_port(), free_port()
+            env = {
+                **os.environ,
+                **sandbox.env(),
+                **settings_env(self.scenario),
+                "TAKEDOWN_DATA_DIR": str(data_dir / "service"),
+                "TAKEDOWN_INBOUND_SMTP": f"127.0.0.1:{inbound_port}",
+                "TAKEDOWN_SITE_URL": f"http://127.0.0.1:{web_port}",
+                "TAKEDOWN_WORKER_MAX_DELAY": "0.2",
+                "TAKEDOWN_LOG_LEVEL": os.environ.get("TAKEDOWN_LOG_LEVEL", "WARNING"),
+            }
+            env.pop("DJANGO_SETTINGS_MODULE", None)
+            service = ServiceProcess(
+                env=env, data_dir=data_dir, web_port=web_port, inbound_port=inbound_port
+            )
+            user, password, token = service.prepare()
+            service.start()
+            self.echo(f"service up on http://127.0.0.1:{web_port}/")
+            sandbox.set_inbound("127.0.0.1", inbound_port)
+            endpoints = ServiceEndpoints(
+                base_url=f"http://127.0.0.1:{web_port}",
+                api_token=token,
+                username=user,
+                password=password,
+                inbound_smtp=("127.0.0.1", inbound_port),
+                env=env,
+            )
+            feeder = ReportFeeder(self.scenario.reports, default_channels(endpoints))
+            offset = sandbox.now()
+            feeder.start()
+            self._watch(sandbox, service, feeder, endpoints, offset)
+            feeder.stop()
+            service.stop()
+            stats = self._stats(service)
+            return self.result(sandbox, feeder, stats, offset)
+        finally:
+            if feeder is not None:
+                feeder.stop()
+            if service is not None:
+                service.stop()
+            sandbox.stop()
+            if not self.keep:
+                shutil.rmtree(data_dir, ignore_errors=True)
+            else:
+                self.echo(f"kept {data_dir}")
+
+    # --- polling ---
+
+    def _watch(
+        self,
+        sandbox: Sandbox,
+        service: ServiceProcess,
+        feeder: ReportFeeder,
+        endpoints: ServiceEndpoints,
+        offset: float,
+    ) -> None:
+        deadline = time.monotonic() + self.scenario.duration
+        while time.monotonic() < deadline:
+            if not service.alive():
+                raise RunError(f"the service stopped during the run; see {service.log_path}")
+            now = sandbox.now() - offset
+            for item in self.poll_sites(endpoints):
+                key = url_key(str(item.get("url", "")))
+                self.observed[key] = item
+                seen = self.transitions.setdefault(key, [])
+                if not seen or seen[-1][1] != item.get("state"):
+                    seen.append((round(now, 3), str(item.get("state"))))
+            if feeder.pending == 0 and self._settled(sandbox):
+                return
+            time.sleep(POLL_INTERVAL)
+
+    def poll_sites(self, endpoints: ServiceEndpoints) -> list[dict[str, Any]]:
+        """Every site the service knows, through the JSON API (pages of 1000)."""
+        items: list[dict[str, Any]] = []
+        offset = 0
+        while True:
+            req = urllib.request.Request(  # noqa: S310 - http(s) URL of the service under test
+                endpoints.url(f"{endpoints.api_sites_path}?limit=1000&offset={offset}"),
+                headers={"Authorization": f"Bearer {endpoints.api_token}"},
+            )
+            try:
+                with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - our own service
+                    page = json.loads(resp.read())
+            except (OSError, ValueError, urllib.error.URLError):
+                return items
+            items.extend(page)
+            if len(page) < 1000:
+                return items
+            offset += 1000
+
+    def _settled(self, sandbox: Sandbox) -> bool:
+        if sandbox.pending:
+            return False
+        for site in self.scenario.sites:
+            item = self.observed.get(url_key(site.url))
+            if item is None or item.get("state") not in SETTLED:
+                return False
+        return True
+
+    def _stats(self, service: ServiceProcess) -> dict[str, Any]:
+        try:
+            return dict(json.loads(service.run_cli("stats", "--format", "json", timeout=120)))
+        except (RunError, ValueError, subprocess.TimeoutExpired) as exc:
+            return {"error": str(exc)}
+
+    # --- the result ---
+
+    def result(
+        self, sandbox: Sandbox, feeder: ReportFeeder, stats: dict[str, Any], offset: float
+    ) -> dict[str, Any]:
+        scenario = self.scenario
+        reported_at: dict[str, float] = {}
+        for delivery in feeder.deliveries:
+            report = scenario.reports[delivery.report]
+            text = refang(report.text).lower()
+            for site in scenario.sites:
+                if site.host in text and site.id not in reported_at:
+                    reported_at[site.id] = delivery.at
+        renotify = scenario.settings.get("renotify_after", 0.0)
+        notice_times: dict[str, list[float]] = {}
+        # A duplicate is the same site notified to the same address again before
+        # the follow-up deadline with no revival in between.  A re-send to the
+        # next contact after a bounce reaches another address and is not one.
+        duplicates = 0
+        last_for: dict[tuple[str, str], float] = {}
+        revival_times = {
+            e.detail.get("site"): e.at - offset for e in sandbox.events if e.kind == "revived"
+        }
+        for notice in sandbox.notices:
+            at = notice["at"] - offset
+            for sid in notice["sites"]:
+                notice_times.setdefault(sid, []).append(at)
+                counted = False
+                for rcpt in notice["rcpts"]:
+                    key = (rcpt.lower(), sid)
+                    prev = last_for.get(key)
+                    revived_between = prev is not None and prev <= revival_times.get(sid, -1) <= at
+                    if (
+                        not counted
+                        and prev is not None
+                        and at - prev < max(renotify * 0.9, 0.5)
+                        and not revived_between
+                    ):
+                        duplicates += 1
+                        counted = True
+                    last_for[key] = at
+        reporter_text = {
+            addr: [refang(m.text()).lower() + " " + m.subject.lower() for m in msgs]
+            for addr, msgs in sandbox.reporter_mail.items()
+        }
+        sites_out = []
+        for site in scenario.sites:
+            key = url_key(site.url)
+            item = self.observed.get(key) or {}
+            org = scenario.org_for_site(site)
+            rt = sandbox.site(site.id)
+            transitions = self.transitions.get(key, [])
+            first_notice = min(notice_times.get(site.id, []), default=None)
+            down_seen = next((t for t, state in transitions if state in DOWN_STATES), None)
+            reporters = {
+                r.reporter.email for r in scenario.reports if site.host in refang(r.text).lower()
+            }
+            notified = any(
+                site.host in text for addr in reporters for text in reporter_text.get(addr, [])
+            )
+            abuse = sorted(
+                {rcpt for n in sandbox.notices if site.id in n["sites"] for rcpt in n["rcpts"]}
+            )
+            sites_out.append(
+                {
+                    "id": site.id,
+                    "url": site.url,
+                    "state": item.get("state", "missing"),
+                    "org": item.get("organization"),
+                    "org_kind": org.kind,
+                    "expected_org": org.name,
+                    "abuse": abuse,
+                    "notices": len(notice_times.get(site.id, [])),
+                    "revivals": rt.revivals,
+                    "revivals_detected": sum(1 for _, state in transitions if state == "revived"),
+                    "first_notice_s": _round(
+                        first_notice - reported_at[site.id]
+                        if first_notice is not None and site.id in reported_at
+                        else None
+                    ),
+                    "time_to_down_s": _round(
+                        down_seen - first_notice
+                        if down_seen is not None and first_notice is not None
+                        else None
+                    ),
+                    "reporter_notified": notified,
+                    "transitions": transitions,
+                    "sandbox_status": rt.status,
+                }
+            )
+        notices_sent = sum(
+            1 for m in sandbox.outbox if any(scenario.org_for_address(r) for r in m.rcpt_tos)
+        )
+        return {
+            "scenario": scenario.name,
+            "sites": sites_out,
+            "mail": {
+                "notices_sent": notices_sent,
+                "duplicate_notices": duplicates,
+                "reporter_messages": sum(len(v) for v in sandbox.reporter_mail.values()),
+                "bot_messages": len(sandbox.bot_mail),
+                "bot_messages_delivered": sum(1 for m in sandbox.bot_mail if m.delivered),
+            },
+            "reports": [
+                {
+                    "index": d.report,
+                    "channel": d.channel,
+                    "at": d.at,
+                    "ok": d.ok,
+                    "detail": d.detail[:300],
+                }
+                for d in feeder.deliveries
+            ],
+            "queries": {
+                "rdap": dict(sandbox.rdap_queries),
+                "whois": dict(sandbox.whois_queries),
+                "dns": dict(sandbox.dns_queries),
+            },
+            "stats": stats,
+        }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+def summary(result: dict[str, Any]) -> str:
+    lines = [f"scenario {result['scenario']}"]
+    lines.append(
+        f"{'site':<6} {'state':<13} {'notices':>7} {'revived':>7} "
+        f"{'notice_s':>8} {'down_s':>7}  org"
+    )
+    for s in result["sites"]:
+        lines.append(
+            f"{s['id']:<6} {s['state']:<13} {s['notices']:>7} {s['revivals']:>7} "
+            f"{_fmt(s['first_notice_s']):>8} {_fmt(s['time_to_down_s']):>7}  {s['org'] or '-'}"
+        )
+    mail = result["mail"]
+    lines.append(
+        f"notices sent {mail['notices_sent']}, duplicates {mail['duplicate_notices']}, "
+        f"reporter messages {mail['reporter_messages']}, organisation mail {mail['bot_messages']}"
+    )
+    failed = [r for r in result["reports"] if not r["ok"]]
+    if failed:
+        lines.append(
+            f"{len(failed)} report(s) could not be delivered: "
+            + "; ".join(f"#{r['index']} {r['channel']}: {r['detail'][:80]}" for r in failed)
+        )
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"

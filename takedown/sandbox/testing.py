@@ -1,0 +1,88 @@
+"""Pytest fixtures for tests that need the simulated internet.
+
+``sandbox`` starts the whole sandbox on ``scenarios/seed-cases.yaml`` once per
+test session (about 0.1 s) and stops it at the end; tests of other apps use it
+by importing the fixture into their ``conftest.py``::
+
+    from takedown.sandbox.testing import sandbox, sandbox_factory  # noqa: F401
+
+The session sandbox is shared: its bots really take sites down when a notice
+reaches them, so a test that sends notices should use ``sandbox_factory`` with a
+scenario of its own (a path, YAML text or a ``Scenario``), which is stopped when
+the test ends. ``sandbox_settings`` applies the sandbox's settings to Django's
+``settings`` for the duration of a test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from takedown.sandbox.core import Sandbox
+from takedown.sandbox.scenario import Scenario, parse_scenario
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SEED_SCENARIO = REPO_ROOT / "scenarios" / "seed-cases.yaml"
+
+# Environment variable -> Django setting, for tests that run the service in-process.
+SETTING_NAMES = {
+    "TAKEDOWN_DNS_RESOLVER": "DNS_RESOLVER",
+    "TAKEDOWN_RDAP_BOOTSTRAP_URL": "RDAP_BOOTSTRAP_URL",
+    "TAKEDOWN_WHOIS_SERVER": "WHOIS_SERVER",
+    "TAKEDOWN_SMTP_URL": "SMTP_URL",
+    "TAKEDOWN_CA_BUNDLE": "CA_BUNDLE",
+    "TAKEDOWN_ALLOW_LOOPBACK_TARGETS": "ALLOW_LOOPBACK_TARGETS",
+    "TAKEDOWN_HTTP_PORT": "HTTP_PORT",
+    "TAKEDOWN_HTTPS_PORT": "HTTPS_PORT",
+    "TAKEDOWN_SANDBOX": "SANDBOX",
+}
+
+
+def django_settings(sb: Sandbox) -> dict[str, Any]:
+    """The sandbox's settings as typed Django setting values."""
+    out: dict[str, Any] = {}
+    for key, value in sb.env().items():
+        name = SETTING_NAMES[key]
+        if name in ("DNS_RESOLVER", "WHOIS_SERVER"):
+            host, _, port = value.rpartition(":")
+            out[name] = (host, int(port))
+        elif name in ("HTTP_PORT", "HTTPS_PORT"):
+            out[name] = int(value)
+        elif name in ("ALLOW_LOOPBACK_TARGETS", "SANDBOX"):
+            out[name] = value == "1"
+        else:
+            out[name] = value
+    return out
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(SEED_SCENARIO) as sb:
+        yield sb
+
+
+@pytest.fixture
+def sandbox_factory() -> Iterator[Callable[..., Sandbox]]:
+    started: list[Sandbox] = []
+
+    def make(scenario: Scenario | str | Path, **kwargs: Any) -> Sandbox:
+        if isinstance(scenario, str) and "\n" in scenario:
+            scenario = parse_scenario(scenario)
+        sb = Sandbox(scenario, **kwargs).start()
+        started.append(sb)
+        return sb
+
+    yield make
+    for sb in started:
+        sb.stop()
+
+
+@pytest.fixture
+def sandbox_settings(sandbox: Sandbox, settings: Any) -> Sandbox:
+    """The session sandbox, with Django's settings pointing at it for this test."""
+    for name, value in django_settings(sandbox).items():
+        setattr(settings, name, value)
+    return sandbox
