@@ -1,0 +1,864 @@
+"""The safe fetcher: GET a URL that an attacker chose, without letting it hurt us.
+
+Framework-free (no Django import): the monitor, the screenshot worker and the
+benchmark build a :class:`FetchPolicy` from settings and share one
+:class:`Fetcher` per event loop.  What it guarantees (docs/monitor.md):
+
+1. Only ``http`` and ``https``; at most ``max_redirects`` redirects, each one
+   followed by hand so that every hop goes through the same checks.
+2. Host names are resolved by our own resolver (dnspython, against the configured
+   server), never by the system's, and answers that point at private, loopback,
+   link-local, multicast, reserved, unspecified or IPv4-mapped addresses are
+   dropped.  The socket factory checks the address again when the socket is
+   opened, which also covers IP-literal URLs (aiohttp does not resolve those).
+   The address checked is the address connected to, so DNS rebinding between a
+   check and a connect cannot slip through.
+3. Connect, read and total timeouts; caps on header size, body size and on the
+   decompressed size (we decompress ourselves, in bounded steps).
+4. No cookies across sites: a cookie jar lives for one fetch (one redirect chain).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import hashlib
+import ipaddress
+import secrets
+import socket
+import ssl
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import dns.asyncquery
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
+from aiohttp.abc import AbstractResolver, ResolveResult
+from yarl import URL
+
+DESKTOP_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
+    "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+)
+# Phishing kits cloak: many serve their page only to phones of the target country.
+MOBILE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_6 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.6 Mobile/15E148 Safari/604.1"
+)
+USER_AGENTS = {"desktop": DESKTOP_UA, "mobile": MOBILE_UA}
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
+
+# Addresses never fetched, even when loopback targets are allowed: the host's
+# own services (the web UI, the sandbox's DNS, SMTP and registry servers) listen
+# there, and "0.0.0.0" connects to the local host on Linux.
+NEVER_ALLOWED = (
+    ipaddress.ip_network("127.0.0.1/32"),
+    ipaddress.ip_network("0.0.0.0/8"),
+    ipaddress.ip_network("::1/128"),
+    ipaddress.ip_network("::/128"),
+)
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Outcome:
+    """Error kinds a fetch can end with (``None`` when a response was read)."""
+
+    NXDOMAIN = "nxdomain"
+    NO_ADDRESS = "no_address"
+    REFUSED = "refused"
+    TIMEOUT = "timeout"
+    TLS_ERROR = "tls_error"
+    BLOCKED = "blocked"
+    REDIRECT_LOOP = "redirect_loop"
+    ERROR = "error"
+    # Our own code failed; says nothing about the site.
+    INTERNAL = "internal"
+
+
+class FetchFailure(OSError):
+    """Raised inside the resolver and the socket factory; ``kind`` is an Outcome.
+
+    An ``OSError`` because aiohttp wraps those from resolvers and socket
+    factories into its connector errors, keeping the original as ``os_error``.
+    """
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def address_refusal(ip: str | IPAddress, allow: Iterable[IPNetwork] = ()) -> str | None:
+    """Why ``ip`` must not be fetched, or ``None`` when it may be.
+
+    ``allow`` lists networks the deployment opted into (loopback in the sandbox
+    and the tests); everything else must be a global unicast address.
+    """
+    try:
+        addr = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
+    except ValueError:
+        return f"{ip!r} is not an IP address"
+    if isinstance(addr, ipaddress.IPv6Address):
+        if addr.ipv4_mapped is not None:
+            # ::ffff:10.0.0.1 reaches 10.0.0.1 on dual-stack sockets.
+            return f"{addr} is an IPv4-mapped address"
+        embedded = addr.sixtofour or (addr.teredo[1] if addr.teredo else None)
+        if embedded is not None and address_refusal(embedded) is not None:
+            return f"{addr} embeds the non-public address {embedded}"
+    for net in NEVER_ALLOWED:
+        if addr.version == net.version and addr in net:
+            return f"{addr} is this host's own address"
+    for net in allow:
+        if addr.version == net.version and addr in net:
+            return None
+    for flag, label in (
+        ("is_loopback", "loopback"),
+        ("is_link_local", "link-local"),
+        ("is_multicast", "multicast"),
+        ("is_unspecified", "unspecified"),
+        ("is_reserved", "reserved"),
+        ("is_private", "private"),
+    ):
+        if getattr(addr, flag):
+            return f"{addr} is a {label} address"
+    if not addr.is_global:
+        return f"{addr} is not a public address"
+    return None
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    """Everything the fetcher needs to know, as plain values (no Django here)."""
+
+    allow_networks: tuple[IPNetwork, ...] = ()
+    resolver: tuple[str, int] | None = None
+    dns_timeout: float = 5.0
+    dns_cache_max_ttl: float = 300.0
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    total_timeout: float = 20.0
+    max_redirects: int = MAX_REDIRECTS
+    max_body: int = 1024 * 1024
+    max_header_line: int = 8190
+    max_headers: int = 100
+    http_port: int = 80
+    https_port: int = 443
+    ca_bundle: str = ""
+    accept_language: str = "ja,en-US;q=0.9,en;q=0.8"
+    concurrency: int = 100
+    per_host: int = 4
+
+    def refusal(self, ip: str) -> str | None:
+        return address_refusal(ip, self.allow_networks)
+
+
+@dataclass
+class FetchResult:
+    url: str
+    agent: str = "desktop"
+    final_url: str = ""
+    status: int | None = None
+    reason: str = ""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    content_type: str = ""
+    body: bytes = b""
+    body_sha256: str = ""
+    size: int = 0
+    truncated: bool = False
+    ip: str | None = None
+    redirects: list[tuple[int, str]] = field(default_factory=list)
+    error: str | None = None
+    detail: str = ""
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status is not None
+
+    def header(self, name: str) -> str:
+        name = name.lower()
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return ""
+
+
+# --- the connect-time guard ------------------------------------------------------
+
+
+@dataclass
+class _Attempt:
+    """Per-fetch notes written by the resolver and the socket factory."""
+
+    blocked: list[str] = field(default_factory=list)
+    # Last address a socket was opened to (attempts are sequential: no happy eyeballs).
+    connected: str | None = None
+
+
+_attempt: contextvars.ContextVar[_Attempt | None] = contextvars.ContextVar(
+    "takedown_fetch_attempt", default=None
+)
+
+
+def guarded_socket_factory(policy: FetchPolicy) -> Callable[[Any], socket.socket]:
+    """A socket factory for aiohttp that refuses to open sockets to refused addresses."""
+
+    def factory(addr_info: Any) -> socket.socket:
+        family, type_, proto, _canon, sockaddr = addr_info
+        reason = policy.refusal(sockaddr[0])
+        if reason is not None:
+            attempt = _attempt.get()
+            if attempt is not None:
+                attempt.blocked.append(sockaddr[0])
+            raise FetchFailure(Outcome.BLOCKED, f"refused to connect: {reason}")
+        attempt = _attempt.get()
+        if attempt is not None:
+            attempt.connected = sockaddr[0]
+        return socket.socket(family=family, type=type_, proto=proto)
+
+    return factory
+
+
+class SafeResolver(AbstractResolver):
+    """dnspython against the configured server; drops answers we must not reach.
+
+    Answers are cached for their TTL (capped), concurrent look-ups of one name
+    share a query, and a zero TTL (a rebinding name) is never cached.
+    """
+
+    def __init__(self, policy: FetchPolicy) -> None:
+        self.policy = policy
+        self.servers: list[tuple[str, int]] = []
+        if policy.resolver is not None:
+            self.servers = [policy.resolver]
+        else:
+            try:
+                system = dns.resolver.Resolver()
+            except dns.resolver.NoResolverConfiguration:
+                system = None
+            if system is not None:
+                self.servers = [(str(ns), system.port) for ns in system.nameservers]
+        self._cache: dict[str, tuple[float, list[str]]] = {}
+        self._inflight: dict[str, asyncio.Future[list[str]]] = {}
+        self._udp = _UdpClient()
+
+    async def addresses(self, host: str) -> list[str]:
+        """All addresses of ``host`` (A, then AAAA when there is no A), unfiltered."""
+        host = host.rstrip(".").lower()
+        cached = self._cache.get(host)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        pending = self._inflight.get(host)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
+        self._inflight[host] = future
+        try:
+            ips, ttl = await self._query(host)
+        except BaseException as exc:
+            future.set_exception(exc)
+            # Nobody else may be waiting; mark the exception as retrieved.
+            future.exception()
+            raise
+        else:
+            future.set_result(ips)
+        finally:
+            self._inflight.pop(host, None)
+        if ttl > 0:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[host] = (time.monotonic() + min(ttl, self.policy.dns_cache_max_ttl), ips)
+        return ips
+
+    async def _query(self, host: str) -> tuple[list[str], float]:
+        """A records, else AAAA, with CNAMEs followed; the answer's minimum TTL.
+
+        Queries go straight to the server (``dns.asyncquery``): our cache and
+        our timeout replace the stub resolver's, which costs more per look-up
+        than the rest of a check.
+        """
+        try:
+            labels = [label.encode("ascii") for label in host.split(".")]
+            name = dns.name.Name([*labels, b""])
+        except (UnicodeError, dns.exception.DNSException) as exc:
+            # URLs are normalised to punycode before they get here.
+            raise FetchFailure(Outcome.ERROR, f"{host[:100]!r} is not a DNS name: {exc}") from None
+        try:
+            async with asyncio.timeout(self.policy.dns_timeout):
+                for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
+                    response = await self._ask(dns.message.make_query(name, rdtype))
+                    rcode = response.rcode()
+                    if rcode == dns.rcode.NXDOMAIN:
+                        raise FetchFailure(Outcome.NXDOMAIN, f"{host}: NXDOMAIN")
+                    if rcode != dns.rcode.NOERROR:
+                        raise FetchFailure(
+                            Outcome.NO_ADDRESS, f"{host}: {dns.rcode.to_text(rcode)}"
+                        )
+                    chain = response.resolve_chaining()  # type: ignore[attr-defined]
+                    if chain.answer is not None and len(chain.answer):
+                        return [r.address for r in chain.answer], float(chain.minimum_ttl)
+        except TimeoutError:
+            raise FetchFailure(Outcome.TIMEOUT, f"{host}: DNS timed out") from None
+        except dns.exception.DNSException as exc:
+            raise FetchFailure(Outcome.NO_ADDRESS, f"{host}: {exc}") from None
+        raise FetchFailure(Outcome.NO_ADDRESS, f"{host}: no A or AAAA record")
+
+    async def _ask(self, query: dns.message.Message) -> dns.message.Message:
+        if not self.servers:
+            raise FetchFailure(Outcome.NO_ADDRESS, "no DNS resolver configured")
+        error: Exception | None = None
+        # Two tries per server (UDP is lossy under load), each with a fresh query id.
+        attempt_timeout = max(self.policy.dns_timeout / 2, 0.05)
+        for server, port in self.servers:
+            for _try in range(2):
+                try:
+                    response = await self._udp.ask(query, (server, port), attempt_timeout)
+                    if response.flags & dns.flags.TC:
+                        response = await dns.asyncquery.tcp(
+                            query, server, timeout=self.policy.dns_timeout, port=port
+                        )
+                    return response
+                except (TimeoutError, dns.exception.DNSException, OSError) as exc:
+                    error = exc
+        if isinstance(error, TimeoutError | dns.exception.Timeout):
+            raise TimeoutError
+        raise FetchFailure(Outcome.NO_ADDRESS, f"DNS query failed: {error}")
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        ips = await self.addresses(host)
+        allowed = [ip for ip in ips if self.policy.refusal(ip) is None]
+        if not allowed:
+            attempt = _attempt.get()
+            if attempt is not None:
+                attempt.blocked.extend(ips)
+            reason = self.policy.refusal(ips[0]) or "refused"
+            raise FetchFailure(
+                Outcome.BLOCKED, f"{host} resolves only to refused addresses: {reason}"
+            )
+        return [
+            {
+                "hostname": host,
+                "host": ip,
+                "port": port,
+                "family": socket.AF_INET6 if ":" in ip else socket.AF_INET,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST,
+            }
+            for ip in allowed
+        ]
+
+    async def close(self) -> None:
+        self._cache.clear()
+        self._udp.close()
+
+
+class _UdpClient:
+    """DNS over UDP on a few long-lived sockets, answers matched by id and question.
+
+    A socket (and an asyncio endpoint) per query, as stub resolvers do, costs
+    more than the rest of a check.  Each socket keeps the random source port the
+    OS gave it; each query gets a random id that is not in flight on its socket,
+    and an answer counts only if it comes from the server asked and answers the
+    question asked (``Message.is_response``).
+    """
+
+    SOCKETS = 4
+
+    def __init__(self) -> None:
+        self._endpoints: dict[int, list[tuple[asyncio.DatagramTransport, _UdpProtocol]]] = {}
+        self._next = 0
+
+    async def _endpoint(self, server: str) -> tuple[asyncio.DatagramTransport, _UdpProtocol]:
+        family = socket.AF_INET6 if ":" in server else socket.AF_INET
+        pool = self._endpoints.setdefault(family, [])
+        if len(pool) < self.SOCKETS:
+            loop = asyncio.get_running_loop()
+            transport, protocol = await loop.create_datagram_endpoint(
+                _UdpProtocol,
+                local_addr=("::" if family == socket.AF_INET6 else "0.0.0.0", 0),  # noqa: S104 - an ephemeral client port
+            )
+            pool.append((transport, protocol))
+        self._next = (self._next + 1) % len(pool)
+        return pool[self._next]
+
+    async def ask(
+        self, query: dns.message.Message, server: tuple[str, int], timeout: float
+    ) -> dns.message.Message:
+        transport, protocol = await self._endpoint(server[0])
+        while True:
+            query.id = secrets.randbelow(65536)
+            if query.id not in protocol.pending:
+                break
+        future: asyncio.Future[dns.message.Message] = asyncio.get_running_loop().create_future()
+        protocol.pending[query.id] = (query, server, future)
+        try:
+            transport.sendto(query.to_wire(), server)
+            async with asyncio.timeout(timeout):
+                return await future
+        finally:
+            protocol.pending.pop(query.id, None)
+
+    def close(self) -> None:
+        for pool in self._endpoints.values():
+            for transport, protocol in pool:
+                transport.close()
+                for _query, _server, future in protocol.pending.values():
+                    if not future.done():
+                        future.cancel()
+        self._endpoints.clear()
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.pending: dict[
+            int, tuple[dns.message.Message, tuple[str, int], asyncio.Future[dns.message.Message]]
+        ] = {}
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        if len(data) < 12:
+            return
+        entry = self.pending.get(int.from_bytes(data[:2], "big"))
+        if entry is None:
+            return
+        query, server, future = entry
+        if (addr[0], addr[1]) != server or future.done():
+            return
+        try:
+            response = dns.message.from_wire(data, ignore_trailing=True)
+        except dns.exception.DNSException:
+            return
+        if query.is_response(response):
+            future.set_result(response)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port unreachable and the like: every query on this socket fails fast.
+        for _query, _server, future in self.pending.values():
+            if not future.done():
+                future.set_exception(exc)
+
+
+# --- bounded decompression -----------------------------------------------------------
+
+
+class _Decoder:
+    """Content-Encoding gzip/deflate, decompressed ``budget`` bytes at a time."""
+
+    def __init__(self, encoding: str) -> None:
+        self.encoding = encoding
+        if encoding in ("gzip", "x-gzip"):
+            self._wbits = 16 + zlib.MAX_WBITS
+        elif encoding == "deflate":
+            self._wbits = zlib.MAX_WBITS
+        else:
+            raise ValueError(f"unsupported Content-Encoding {encoding!r}")
+        self._d = zlib.decompressobj(self._wbits)
+        self._first = True
+
+    def feed(self, data: bytes, budget: int) -> tuple[bytes, bool]:
+        """Decompress ``data``; return at most ``budget`` bytes and whether input was left over."""
+        out = bytearray()
+        pending = data
+        while pending and budget - len(out) > 0:
+            try:
+                chunk = self._d.decompress(pending, budget - len(out))
+            except zlib.error:
+                if self._first and self.encoding == "deflate":
+                    # Servers send raw deflate without the zlib header as often as with it.
+                    self._d = zlib.decompressobj(-zlib.MAX_WBITS)
+                    self._first = False
+                    continue
+                raise
+            self._first = False
+            out += chunk
+            pending = self._d.unconsumed_tail
+            if self._d.eof:
+                pending = self._d.unused_data
+                if pending:
+                    # Concatenated gzip members: each is decompressed in turn.
+                    self._d = zlib.decompressobj(self._wbits)
+        return bytes(out), bool(pending)
+
+
+# --- the fetcher -------------------------------------------------------------------
+
+
+class Fetcher:
+    """One aiohttp session with our resolver, socket guard and concurrency limits.
+
+    Create it inside the event loop that will use it; ``async with`` or
+    :meth:`close` releases it.
+    """
+
+    def __init__(self, policy: FetchPolicy) -> None:
+        self.policy = policy
+        self.resolver = SafeResolver(policy)
+        self._ssl = ssl.create_default_context()
+        if policy.ca_bundle:
+            # In addition to the system CAs, not instead of them.
+            self._ssl.load_verify_locations(cafile=policy.ca_bundle)
+        connector = aiohttp.TCPConnector(
+            resolver=self.resolver,
+            use_dns_cache=False,
+            ssl=self._ssl,
+            limit=0,
+            limit_per_host=0,
+            # Every check looks at the site afresh, as a new visitor would: a
+            # kept-alive connection would hide a takedown by DNS or a closed port.
+            force_close=True,
+            socket_factory=guarded_socket_factory(policy),
+            happy_eyeballs_delay=None,
+        )
+        self.session = aiohttp.ClientSession(
+            connector=connector,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            auto_decompress=False,
+            max_line_size=policy.max_header_line,
+            max_field_size=policy.max_header_line,
+            max_headers=policy.max_headers,
+            trust_env=False,
+            raise_for_status=False,
+        )
+        self._global = asyncio.Semaphore(policy.concurrency)
+        self._hosts: dict[str, tuple[asyncio.Semaphore, int]] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    @asynccontextmanager
+    async def _slot(self, host: str) -> Any:
+        sem, users = self._hosts.get(host) or (asyncio.Semaphore(self.policy.per_host), 0)
+        self._hosts[host] = (sem, users + 1)
+        try:
+            async with sem, self._global:
+                yield
+        finally:
+            sem, users = self._hosts[host]
+            if users <= 1:
+                del self._hosts[host]
+            else:
+                self._hosts[host] = (sem, users - 1)
+
+    async def fetch(
+        self,
+        url: str,
+        *,
+        agent: str = "desktop",
+        max_body: int | None = None,
+        hash_limit: int | None = None,
+        sink: Callable[[bytes], None] | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> FetchResult:
+        """GET ``url``, following up to ``max_redirects`` redirects; never raises for the URL.
+
+        ``max_body`` bytes of the decoded body are kept in memory; up to
+        ``hash_limit`` bytes are read, hashed and passed to ``sink`` (malware
+        downloads are hashed whole but not kept).
+        """
+        result = FetchResult(url=url, agent=agent)
+        max_body = self.policy.max_body if max_body is None else max_body
+        hash_limit = max(max_body, hash_limit or max_body)
+        try:
+            host = URL(url).raw_host or ""
+        except (ValueError, TypeError):
+            host = ""
+        # Waiting for a free slot is our queue, not the site's slowness: the
+        # timeout starts once the slot is ours.
+        async with self._slot(host):
+            return await self._fetch_now(
+                url, result, agent, max_body, hash_limit, sink, extra_headers
+            )
+
+    async def _fetch_now(
+        self,
+        url: str,
+        result: FetchResult,
+        agent: str,
+        max_body: int,
+        hash_limit: int,
+        sink: Callable[[bytes], None] | None,
+        extra_headers: dict[str, str] | None,
+    ) -> FetchResult:
+        attempt = _Attempt()
+        token = _attempt.set(attempt)
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self.policy.total_timeout):
+                await self._follow(url, result, agent, max_body, hash_limit, sink, extra_headers)
+        except FetchFailure as exc:
+            result.error, result.detail = exc.kind, str(exc)
+        except TimeoutError:
+            result.error, result.detail = Outcome.TIMEOUT, "timed out"
+        except Exception as exc:  # any bug or odd reply is a result, never a crashed worker
+            result.error, result.detail = _classify(exc, attempt)
+        finally:
+            _attempt.reset(token)
+            result.elapsed = time.monotonic() - started
+        if attempt.blocked and result.error in (Outcome.REFUSED, Outcome.ERROR):
+            # Every address was refused but aiohttp reported it as a plain connect error.
+            result.error = Outcome.BLOCKED
+            result.detail = f"refused to connect to {', '.join(sorted(set(attempt.blocked)))}"
+        return result
+
+    def _wire_url(self, url: URL) -> URL:
+        """The URL actually connected to: the sandbox maps the default ports elsewhere.
+
+        User information (``http://bank.example@evil.example/``, a phishing
+        classic) is dropped: we never send credentials anywhere.
+        """
+        if url.raw_user is not None or url.raw_password is not None:
+            url = url.with_user(None)
+        if url.explicit_port is None:
+            wanted = self.policy.https_port if url.scheme == "https" else self.policy.http_port
+            if wanted != url.port:
+                return url.with_port(wanted)
+        return url
+
+    async def _follow(
+        self,
+        url: str,
+        result: FetchResult,
+        agent: str,
+        max_body: int,
+        hash_limit: int,
+        sink: Callable[[bytes], None] | None,
+        extra_headers: dict[str, str] | None,
+    ) -> None:
+        jar: aiohttp.CookieJar | None = None
+        seen: set[str] = set()
+        current = _parse(url)
+        for _hop in range(self.policy.max_redirects + 1):
+            self._check_target(current)
+            seen.add(str(current))
+            result.final_url = str(current)
+            headers = {
+                "User-Agent": USER_AGENTS.get(agent, DESKTOP_UA),
+                "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+                "Accept-Language": self.policy.accept_language,
+                "Accept-Encoding": "gzip, deflate",
+                "Host": _host_header(current),
+                **(extra_headers or {}),
+            }
+            if jar is not None:
+                cookies = jar.filter_cookies(current)
+                if cookies:
+                    headers["Cookie"] = "; ".join(f"{k}={m.value}" for k, m in cookies.items())
+            timeout = aiohttp.ClientTimeout(
+                total=None,
+                sock_connect=self.policy.connect_timeout,
+                sock_read=self.policy.read_timeout,
+            )
+            async with self.session.get(
+                self._wire_url(current),
+                headers=headers,
+                allow_redirects=False,
+                timeout=timeout,
+            ) as resp:
+                result.ip = _peer_ip(resp)
+                result.status = resp.status
+                result.reason = resp.reason or ""
+                result.headers = [
+                    (k, v[:2048]) for k, v in list(resp.headers.items())[: self.policy.max_headers]
+                ]
+                result.content_type = resp.headers.get("Content-Type", "")[:200]
+                if resp.cookies:
+                    # A jar for this redirect chain only: no cookies across sites.
+                    jar = jar or aiohttp.CookieJar(unsafe=True, quote_cookie=False)
+                    jar.update_cookies(resp.cookies, current)
+                location = resp.headers.get("Location")
+                if resp.status in REDIRECT_STATUSES and location:
+                    resp.close()
+                    target = _join(current, location)
+                    result.redirects.append((resp.status, str(target)))
+                    if str(target) in seen:
+                        raise FetchFailure(Outcome.REDIRECT_LOOP, f"redirect loop at {target}")
+                    current = target
+                    continue
+                await self._read_body(resp, result, max_body, hash_limit, sink)
+                return
+        raise FetchFailure(
+            Outcome.REDIRECT_LOOP, f"more than {self.policy.max_redirects} redirects"
+        )
+
+    def _check_target(self, url: URL) -> None:
+        if url.scheme not in ("http", "https"):
+            raise FetchFailure(Outcome.BLOCKED, f"scheme {url.scheme!r} is not fetched")
+        host = url.raw_host
+        if not host:
+            raise FetchFailure(Outcome.ERROR, "URL has no host")
+        try:
+            literal = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            return
+        reason = self.policy.refusal(str(literal))
+        if reason is not None:
+            _attempt_blocked(str(literal))
+            raise FetchFailure(Outcome.BLOCKED, f"refused to connect: {reason}")
+
+    async def _read_body(
+        self,
+        resp: aiohttp.ClientResponse,
+        result: FetchResult,
+        max_body: int,
+        hash_limit: int,
+        sink: Callable[[bytes], None] | None,
+    ) -> None:
+        encoding = resp.headers.get("Content-Encoding", "").strip().lower()
+        decoder: _Decoder | None = None
+        if encoding not in ("", "identity"):
+            try:
+                decoder = _Decoder(encoding)
+            except ValueError:
+                # Unknown or stacked encodings: keep the bytes as they came.
+                result.detail = f"body kept encoded ({encoding[:40]})"
+        digest = hashlib.sha256()
+        kept = bytearray()
+        total = 0
+        wire = 0
+        stopped = False
+        async for chunk in resp.content.iter_any():
+            wire += len(chunk)
+            if decoder is not None:
+                try:
+                    data, leftover = decoder.feed(chunk, hash_limit - total)
+                except zlib.error as exc:
+                    result.detail = f"corrupt {encoding} body: {exc}"
+                    stopped = True
+                    break
+            else:
+                data, leftover = chunk[: hash_limit - total], len(chunk) > hash_limit - total
+            total += len(data)
+            digest.update(data)
+            if len(kept) < max_body:
+                kept += data[: max_body - len(kept)]
+            if sink is not None and data:
+                sink(data)
+            if leftover or total >= hash_limit or wire > hash_limit:
+                stopped = True
+                break
+        if stopped:
+            # Drop the connection rather than drain an endless or hostile body.
+            resp.close()
+            result.truncated = True
+        result.body = bytes(kept)
+        result.size = total
+        result.body_sha256 = digest.hexdigest()
+
+
+def _attempt_blocked(ip: str) -> None:
+    attempt = _attempt.get()
+    if attempt is not None:
+        attempt.blocked.append(ip)
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = URL(url)
+    except (ValueError, TypeError) as exc:
+        raise FetchFailure(Outcome.ERROR, f"bad URL: {exc}") from None
+    if parsed.scheme and parsed.scheme not in ("http", "https"):
+        raise FetchFailure(Outcome.BLOCKED, f"scheme {parsed.scheme!r} is not fetched")
+    if not parsed.is_absolute():
+        raise FetchFailure(Outcome.ERROR, "URL is not absolute")
+    return parsed
+
+
+def _join(base: URL, location: str) -> URL:
+    try:
+        target = base.join(URL(location.strip()))
+    except (ValueError, TypeError) as exc:
+        raise FetchFailure(
+            Outcome.ERROR, f"bad redirect target {location[:200]!r}: {exc}"
+        ) from None
+    return target.with_fragment(None)
+
+
+def _host_header(url: URL) -> str:
+    host = url.raw_host or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if url.explicit_port is not None:
+        return f"{host}:{url.explicit_port}"
+    return host
+
+
+def _peer_ip(resp: aiohttp.ClientResponse) -> str | None:
+    """The address the response came from.
+
+    aiohttp releases the connection as soon as a short body is fully buffered,
+    so the protocol (kept by the response) is asked when the connection is gone.
+    """
+    transports = []
+    if resp.connection is not None:
+        transports.append(resp.connection.transport)
+    protocol = getattr(resp, "_protocol", None)
+    transports.append(getattr(protocol, "transport", None))
+    for transport in transports:
+        if transport is not None:
+            peer = transport.get_extra_info("peername")
+            if peer:
+                return str(peer[0])
+    attempt = _attempt.get()
+    return attempt.connected if attempt is not None else None
+
+
+def _classify(exc: BaseException, attempt: _Attempt) -> tuple[str, str]:
+    """Map an exception from aiohttp or the OS to an Outcome and a short detail."""
+    detail = f"{type(exc).__name__}: {exc}"[:300]
+    for err in _chain(exc):
+        if isinstance(err, FetchFailure):
+            return err.kind, str(err)[:300]
+    for err in _chain(exc):
+        if isinstance(err, ssl.SSLError | ssl.CertificateError | aiohttp.ClientSSLError):
+            return Outcome.TLS_ERROR, detail
+    for err in _chain(exc):
+        if isinstance(err, TimeoutError):
+            return Outcome.TIMEOUT, detail
+        if isinstance(err, ConnectionRefusedError | ConnectionResetError):
+            return Outcome.REFUSED, detail
+    if attempt.blocked:
+        return Outcome.BLOCKED, detail
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return Outcome.REFUSED, detail
+    if isinstance(exc, aiohttp.ClientError | OSError | ValueError | UnicodeError):
+        return Outcome.ERROR, detail
+    return Outcome.INTERNAL, detail
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    stack: list[BaseException] = [exc]
+    while stack:
+        err = stack.pop()
+        if id(err) in seen:
+            continue
+        seen.add(id(err))
+        yield err
+        os_error = getattr(err, "os_error", None)
+        if isinstance(os_error, BaseException):
+            stack.append(os_error)
+        if err.__cause__ is not None:
+            stack.append(err.__cause__)
+        if err.__context__ is not None:
+            stack.append(err.__context__)
+        if isinstance(err, BaseExceptionGroup):
+            stack.extend(err.exceptions)

@@ -1,0 +1,157 @@
+"""What the monitor saw: one Check per observation, Evidence of the first sighting,
+and each site's Watch (the counters the scheduler decides with).
+
+docs/monitor.md describes the outcomes and the schedule.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from takedown.cases.models import Site
+
+
+class Outcome(models.TextChoices):
+    UP = "up", _("up")
+    HTTP_ERROR = "http_error", _("HTTP error")
+    NXDOMAIN = "nxdomain", _("no such domain")
+    NO_ADDRESS = "no_address", _("no address")
+    REFUSED = "refused", _("connection refused")
+    TIMEOUT = "timeout", _("timed out")
+    TLS_ERROR = "tls_error", _("TLS error")
+    CONTENT_GONE = "content_gone", _("content gone")
+    REDIRECT_LOOP = "redirect_loop", _("redirect loop")
+    BLOCKED = "blocked", _("blocked (non-public address)")
+    ERROR = "error", _("protocol error")
+    INTERNAL = "internal", _("check failed on our side")
+
+
+# Observations that say nothing about the site: we refused to look (the URL led
+# to a private address) or our own code failed.  They neither confirm a
+# takedown nor a revival.
+INCONCLUSIVE_OUTCOMES = frozenset({Outcome.BLOCKED, Outcome.INTERNAL})
+DOWN_OUTCOMES = frozenset(set(Outcome) - {Outcome.UP} - INCONCLUSIVE_OUTCOMES)
+
+
+def outcome_is_down(outcome: str) -> bool:
+    return outcome in DOWN_OUTCOMES
+
+
+class Check(models.Model):
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="checks")
+    at = models.DateTimeField(default=timezone.now)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    final_url = models.CharField(max_length=2048, blank=True)
+    body_hash = models.CharField(max_length=64, blank=True)
+    size = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    # Which browser identity got this answer ("mobile" after a cloaked desktop try).
+    agent = models.CharField(max_length=8, default="desktop")
+    truncated = models.BooleanField(default=False)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["site", "-at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.outcome}"
+
+    @property
+    def is_down(self) -> bool:
+        return outcome_is_down(self.outcome)
+
+    @property
+    def final_url_defanged(self) -> str:
+        from takedown.lib.defang import defang
+
+        return defang(self.final_url)
+
+
+class ScreenshotState(models.TextChoices):
+    PENDING = "pending", pgettext_lazy("screenshot", "pending")
+    DONE = "done", pgettext_lazy("screenshot", "done")
+    FAILED = "failed", pgettext_lazy("screenshot", "failed")
+    SKIPPED = "skipped", pgettext_lazy("screenshot", "skipped")
+
+
+class Evidence(models.Model):
+    """The first successful sighting of a site: enough to show what was reported.
+
+    ``body`` is the page (or the start of a download) as received, capped; it is
+    shown as escaped text or downloaded, never rendered.  The fingerprint fields
+    (title, form fields, brand words) are what later checks compare with.
+    """
+
+    class Kind(models.TextChoices):
+        PAGE = "page", _("page")
+        DOWNLOAD = "download", _("download")
+
+    site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="evidence")
+    check_ref = models.ForeignKey(
+        Check, null=True, blank=True, on_delete=models.SET_NULL, related_name="evidence"
+    )
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.PAGE)
+    url = models.CharField(max_length=2048)
+    final_url = models.CharField(max_length=2048, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    status = models.PositiveSmallIntegerField(null=True, blank=True)
+    agent = models.CharField(max_length=8, default="desktop")
+    headers: models.JSONField[Any] = models.JSONField(default=list, blank=True)
+    content_type = models.CharField(max_length=200, blank=True)
+    body = models.BinaryField(blank=True, default=b"")
+    body_truncated = models.BooleanField(default=False)
+    sha256 = models.CharField(max_length=64, blank=True)
+    size = models.PositiveBigIntegerField(default=0)
+    is_html = models.BooleanField(default=True)
+    title = models.CharField(max_length=300, blank=True)
+    form_fields: models.JSONField[Any] = models.JSONField(default=list, blank=True)
+    has_password = models.BooleanField(default=False)
+    brand_hits: models.JSONField[Any] = models.JSONField(default=list, blank=True)
+    screenshot = models.FileField(upload_to="screenshots/%Y/%m/", blank=True)
+    screenshot_state = models.CharField(
+        max_length=8, choices=ScreenshotState.choices, default=ScreenshotState.SKIPPED
+    )
+    screenshot_error = models.CharField(max_length=300, blank=True)
+    # The malware sample itself, zipped with the password "infected", when kept.
+    sample = models.FileField(upload_to="samples/%Y/%m/", blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        verbose_name_plural = "evidence"
+
+    def __str__(self) -> str:
+        return f"evidence #{self.pk} of site {self.site_id}"
+
+    @property
+    def body_text(self) -> str:
+        from takedown.monitor.content import decode_body
+
+        return decode_body(bytes(self.body), self.content_type)
+
+
+class Watch(models.Model):
+    """The monitor's running counters for one site (one row per checked site)."""
+
+    site = models.OneToOneField(
+        Site, primary_key=True, on_delete=models.CASCADE, related_name="watch"
+    )
+    checks = models.PositiveIntegerField(default=0)
+    down_streak = models.PositiveIntegerField(default=0)
+    # False until the first conclusive check since the site was (re)located:
+    # that check decides between "seen up" (notice) and "already down".
+    decided = models.BooleanField(default=False)
+    last_outcome = models.CharField(max_length=16, blank=True)
+    last_checked = models.DateTimeField(null=True, blank=True)
+    last_up = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"watch of site {self.site_id}"

@@ -1,0 +1,543 @@
+"""The monitor's write path: scheduling, claiming due checks, recording what was seen.
+
+State changes go through ``takedown.cases.services.site_try_transition`` and the
+hand-offs to the next step through ``takedown.cases.pipeline`` (after commit).
+docs/monitor.md explains the rules; the numbered steps below follow it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import os
+import random
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import connections, router, transaction
+from django.db.models import Field, Model
+from django.utils import timezone
+
+from takedown.cases import pipeline
+from takedown.cases.models import DOWN_STATES, Event, Site, SiteKind, SiteState
+from takedown.cases.services import event_record, site_try_transition
+from takedown.monitor.checker import Observation, Target
+from takedown.monitor.content import Reference
+from takedown.monitor.models import (
+    Check,
+    Evidence,
+    Outcome,
+    ScreenshotState,
+    Watch,
+    outcome_is_down,
+)
+
+log = logging.getLogger(__name__)
+
+# States whose sites are checked.  REPORTED sites are not located yet;
+# REJECTED and UNRESOLVABLE ones are out of the loop.
+CHECKED_STATES = (
+    SiteState.LOCATED,
+    SiteState.NOTIFIED,
+    SiteState.REVIVED,
+    SiteState.DOWN,
+    SiteState.CLOSED,
+    SiteState.ALREADY_DOWN,
+)
+OPEN_CHECKED = {SiteState.LOCATED, SiteState.NOTIFIED, SiteState.REVIVED}
+# Earlier sites whose successors count as recurrences: ones that were acted on.
+RECURRENCE_OF_STATES = (
+    SiteState.NOTIFIED,
+    SiteState.DOWN,
+    SiteState.CLOSED,
+    SiteState.REVIVED,
+    SiteState.ALREADY_DOWN,
+)
+
+
+def lease_seconds() -> float:
+    """How long a claimed check is ours: a desktop and a mobile try, plus slack."""
+    return 2 * settings.FETCH_TIMEOUT + 60
+
+
+# --- scheduling -----------------------------------------------------------------
+
+
+def sites_schedule(site_ids: Sequence[int]) -> int:
+    """Sites were (re)located: link recurrences, then make their first check due now.
+
+    1. Historical sites and sites no longer located are left alone.
+    2. Each site is linked to an earlier site on the same server, IP or prefix
+       (``site_link_recurrence``) before its first check, so the notice planned
+       after that check already knows it is a recurrence.
+    3. The site's watch starts afresh: its next conclusive check decides between
+       "seen up" and "already down" again.
+    4. ``next_check`` = now; the monitor loop picks it up.
+    """
+    sites = list(
+        Site.objects.filter(pk__in=list(site_ids), historical=False, state=SiteState.LOCATED)
+    )
+    for site in sites:
+        try:
+            site_link_recurrence(site)
+        except Exception:
+            # A recurrence link is a courtesy; it must never keep a site unchecked.
+            log.exception("recurrence linking failed for site %s", site.pk)
+    ids = [s.pk for s in sites]
+    Watch.objects.filter(site_id__in=ids).update(decided=False, down_streak=0)
+    return Site.objects.filter(pk__in=ids).update(next_check=timezone.now())
+
+
+# A prefix this wide is a whole ISP or cloud: sharing it says nothing about a
+# recurrence.  Narrower ones are a hosting customer's block.
+RECURRENCE_PREFIX_MIN = {4: 24, 6: 48}
+
+
+def _located_prefix(site_id: int) -> str:
+    """The network the locate step found for the site, if narrow enough to mean a server."""
+    event = (
+        Event.objects.filter(site_id=site_id, kind="locate.done")
+        .order_by("-at", "-id")
+        .only("data")
+        .first()
+    )
+    if event is None or not isinstance(event.data, dict):
+        return ""
+    prefix = event.data.get("prefix")
+    if not isinstance(prefix, str) or not prefix:
+        return ""
+    try:
+        net = ipaddress.ip_network(prefix, strict=False)
+    except ValueError:
+        return ""
+    return prefix if net.prefixlen >= RECURRENCE_PREFIX_MIN[net.version] else ""
+
+
+def site_link_recurrence(site: Site) -> Event | None:
+    """Link ``site`` to the most recent earlier site on the same server, IP or prefix.
+
+    "server" is the same host name (a re-installed kit on a compromised
+    server), "ip" the same address (another site on a shared host), "prefix"
+    the same network as located, when it is a /24 (IPv6: /48) or narrower (an
+    abused hosting block; a wider one is a whole provider).  Only earlier
+    sites that were acted on (notified, down, closed...) count: sites reported
+    together are one case, not a recurrence.  Both timelines get a
+    ``site.recurrence`` event with ``{"of": earlier, "by": ..., "site": new}``.
+    """
+    if site.recurrence_of_id is not None:
+        return None
+    earlier = (
+        Site.objects.filter(state__in=RECURRENCE_OF_STATES, created__lte=site.created)
+        .exclude(pk=site.pk)
+        .order_by("-created", "-pk")
+    )
+    match: Site | None = None
+    by = ""
+    if site.host:
+        match, by = earlier.filter(host=site.host).first(), "server"
+    if match is None and site.ip:
+        match, by = earlier.filter(ip=site.ip).first(), "ip"
+    if match is None:
+        prefix = _located_prefix(site.pk)
+        if prefix:
+            same_prefix = Event.objects.filter(kind="locate.done", data__prefix=prefix).values(
+                "site_id"
+            )
+            match, by = earlier.filter(pk__in=same_prefix).first(), "prefix"
+    if match is None:
+        return None
+    data = {"of": match.pk, "by": by, "site": site.pk}
+    with transaction.atomic():
+        Site.objects.filter(pk=site.pk).update(recurrence_of=match)
+        site.recurrence_of = match
+        event = event_record(
+            kind="site.recurrence",
+            site=site,
+            organization=site.organization,
+            data=data,
+            message=f"same {by} as site {match.pk}",
+        )
+        event_record(
+            kind="site.recurrence",
+            site=match,
+            organization=site.organization,
+            data=data,
+            message=f"site {site.pk} appeared on the same {by}",
+        )
+    return event
+
+
+def next_check_for(
+    state: str, *, now: datetime, state_changed: datetime | None, watch_until: datetime | None
+) -> datetime | None:
+    """When to look again.
+
+    Open sites (located, notified, revived): every CHECK_INTERVAL.  Sites that
+    are down: a quarter of the time since they went down, between
+    CHECK_INTERVAL and WATCH_INTERVAL_MAX, until ``watch_until``.  Others: never.
+    """
+    base = timedelta(seconds=settings.CHECK_INTERVAL)
+    if state in OPEN_CHECKED:
+        return now + base
+    if state in DOWN_STATES:
+        if watch_until is not None and now >= watch_until:
+            return None
+        age = now - (state_changed or now)
+        interval = min(max(age / 4, base), timedelta(seconds=settings.WATCH_INTERVAL_MAX))
+        due = now + interval
+        if watch_until is not None:
+            due = min(due, watch_until)
+        return due
+    return None
+
+
+# --- claiming ----------------------------------------------------------------------
+
+
+def checks_claim(limit: int, *, now: datetime | None = None) -> list[Target]:
+    """Claim up to ``limit`` due sites for this process and describe them as Targets.
+
+    Several monitor processes may run: each claims with a conditional UPDATE
+    that moves ``next_check`` from "due" to a lease marker unique to this claim,
+    then reads back the rows carrying its marker.  A row another process took
+    first no longer matches ``next_check <= now`` and is not ours.  (Two claims
+    drawing the same random microsecond at once would both check a site: a
+    duplicate Check row, harmless, with odds of about one in a million.)  A
+    process that dies leaves its sites due again when the lease runs out.
+    """
+    now = now or timezone.now()
+    due = list(
+        Site.objects.filter(next_check__lte=now, historical=False, state__in=CHECKED_STATES)
+        .order_by("next_check")
+        .values_list("pk", flat=True)[:limit]
+    )
+    if not due:
+        return []
+    marker = now + timedelta(seconds=lease_seconds(), microseconds=random.randrange(1, 999_999))
+    Site.objects.filter(pk__in=due, next_check__lte=now).update(next_check=marker)
+    sites = list(
+        Site.objects.filter(pk__in=due, next_check=marker).only("pk", "url", "kind", "brand")
+    )
+    return targets_for(sites)
+
+
+def targets_for(sites: Iterable[Site]) -> list[Target]:
+    sites = list(sites)
+    refs: dict[int, Reference] = {}
+    rows = (
+        Evidence.objects.filter(site_id__in=[s.pk for s in sites])
+        .order_by("site_id", "at", "id")
+        .values_list(
+            "site_id", "sha256", "is_html", "title", "form_fields", "has_password", "brand_hits"
+        )
+    )
+    for site_id, sha, is_html, title, fields, password, brands in rows:
+        refs.setdefault(
+            site_id,
+            Reference(
+                sha256=sha,
+                is_html=is_html,
+                title=title,
+                form_fields=tuple(fields or ()),
+                has_password=password,
+                brand_hits=tuple(brands or ()),
+            ),
+        )
+    return [
+        Target(
+            site_id=s.pk,
+            url=s.url,
+            kind=s.kind,
+            brand=s.brand,
+            reference=refs.get(s.pk),
+            needs_evidence=s.pk not in refs,
+            keep_sample=bool(
+                settings.KEEP_MALWARE and s.kind == SiteKind.MALWARE and s.pk not in refs
+            ),
+        )
+        for s in sites
+    ]
+
+
+# --- recording --------------------------------------------------------------------
+
+
+# What recording reads of each site (the rest of the row stays on disk).
+RECORD_FIELDS = (
+    "pk",
+    "url",
+    "kind",
+    "state",
+    "state_changed",
+    "watch_until",
+    "next_check",
+    "organization_id",
+)
+
+
+def observations_record(observations: Sequence[Observation]) -> list[Check]:
+    """Store the Checks of a batch and act on them.
+
+    1. One Check row per observation (bulk insert).
+    2. The site's Watch counters: checks, down streak, last up.
+    3. State, per the pipeline contract (cases/pipeline.py):
+       - the first conclusive check since the site was located decides:
+         up -> evidence + ``site_seen_up``; down -> ``already_down`` (watched);
+       - ``CONFIRM_DOWN`` consecutive down checks of an open site -> ``down`` +
+         ``site_confirmed_down`` (notices closes it and tells the reporter);
+       - an up check of a down/closed/already-down site within its watch
+         window -> ``revived`` + ``site_revived``.
+    4. Evidence from the first up check of a site that has none.
+    5. The next check time (``next_check_for``).
+    """
+    if not observations:
+        return []
+    now = timezone.now()
+    ids = [o.target.site_id for o in observations]
+    # One transaction per chunk: a commit per row would cost more than the checks.
+    # State changes and evidence run in savepoints (nested atomic blocks), so one
+    # site's failure rolls back only its own writes; hand-offs run after commit.
+    with transaction.atomic():
+        sites = Site.objects.only(*RECORD_FIELDS).in_bulk(ids)
+        observations = [o for o in observations if o.target.site_id in sites]
+        checks = Check.objects.bulk_create([_check_row(o) for o in observations])
+        watches = Watch.objects.in_bulk(list(sites))
+        missing = [Watch(site_id=i) for i in sites if i not in watches]
+        if missing:
+            Watch.objects.bulk_create(missing, ignore_conflicts=True)
+            watches = Watch.objects.in_bulk(list(sites))
+        new_evidence: dict[int, Evidence] = {}
+        for obs, check in zip(observations, checks, strict=True):
+            site = sites[obs.target.site_id]
+            try:
+                _apply(site, watches[site.pk], obs, check, now, new_evidence)
+            except Exception:
+                # One site's trouble must not lose the batch's other results.
+                log.exception("recording check of site %s failed", site.pk)
+            finally:
+                _discard_sample(obs)
+        _update_rows(
+            Watch,
+            ["checks", "down_streak", "decided", "last_outcome", "last_checked", "last_up"],
+            watches.values(),
+        )
+        _update_rows(Site, ["next_check"], sites.values())
+        evidences_save(list(new_evidence.values()))
+    return checks
+
+
+def _update_rows(model: type[Model], fields: list[str], objs: Iterable[Model]) -> None:
+    """``UPDATE ... WHERE pk = %s`` for many rows in one executemany.
+
+    Django's ``bulk_update`` builds a CASE expression per row and field, which
+    costs more than the checks themselves at thousands of rows per second.
+    """
+    meta = model._meta
+    columns: list[Field[Any, Any]] = []
+    for name in fields:
+        field = meta.get_field(name)
+        assert isinstance(field, Field)
+        columns.append(field)
+    pk = meta.pk
+    assert pk is not None and pk.column is not None
+    connection = connections[router.db_for_write(model)]
+    qn = connection.ops.quote_name
+    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608 - names from model metadata
+        qn(meta.db_table),
+        ", ".join(f"{qn(str(c.column))} = %s" for c in columns),
+        qn(pk.column),
+    )
+    rows = [
+        [*(c.get_db_prep_save(getattr(o, c.attname), connection) for c in columns), o.pk]
+        for o in objs
+    ]
+    if rows:
+        with connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+
+
+def _handoff(name: str, site_id: int) -> None:
+    # Looked up at call time: pipeline bodies belong to the next step.
+    getattr(pipeline, name)(site_id)
+
+
+def _check_row(obs: Observation) -> Check:
+    r = obs.result
+    return Check(
+        site_id=obs.target.site_id,
+        at=obs.at,
+        outcome=obs.outcome,
+        status=r.status if r.status is not None and 0 < r.status < 1000 else None,
+        ip=r.ip,
+        final_url=(r.final_url or r.url)[:2048],
+        body_hash=r.body_sha256 if r.status else "",
+        size=min(r.size, 2**31 - 1) if r.status else None,
+        latency_ms=min(int(r.elapsed * 1000), 2**31 - 1),
+        agent=r.agent,
+        truncated=r.truncated,
+        detail=obs.detail[:300],
+    )
+
+
+def _apply(
+    site: Site,
+    watch: Watch,
+    obs: Observation,
+    check: Check,
+    now: datetime,
+    new_evidence: dict[int, Evidence],
+) -> None:
+    outcome = obs.outcome
+    watch.checks += 1
+    watch.last_outcome = outcome
+    watch.last_checked = check.at
+    data = {"check": check.pk, "outcome": outcome, "status": check.status}
+    if outcome == Outcome.UP:
+        watch.down_streak = 0
+        watch.last_up = check.at
+        if obs.target.needs_evidence and site.pk not in new_evidence:
+            new_evidence[site.pk] = evidence_build(site, obs, check)
+        if site.state == SiteState.LOCATED and not watch.decided:
+            watch.decided = True
+            transaction.on_commit(partial(_handoff, "site_seen_up", site.pk))
+        elif site.state in DOWN_STATES:
+            watch.decided = True
+            if site.watch_until is None or now <= site.watch_until:
+                site.watch_until = None
+                event = site_try_transition(
+                    site,
+                    SiteState.REVIVED,
+                    kind="site.revived",
+                    message=f"up again: {obs.detail}"[:500],
+                    data=data,
+                    update_fields=["watch_until"],
+                )
+                if event is not None:
+                    transaction.on_commit(partial(_handoff, "site_revived", site.pk))
+    elif outcome_is_down(outcome):
+        watch.down_streak += 1
+        if site.state == SiteState.LOCATED and not watch.decided:
+            watch.decided = True
+            site.watch_until = now + timedelta(seconds=settings.WATCH_FOR)
+            site_try_transition(
+                site,
+                SiteState.ALREADY_DOWN,
+                kind="site.already_down",
+                message=f"down at the first check: {obs.detail}"[:500],
+                data=data,
+                update_fields=["watch_until"],
+            )
+        elif site.state in OPEN_CHECKED and watch.down_streak >= settings.CONFIRM_DOWN:
+            site.watch_until = now + timedelta(seconds=settings.WATCH_FOR)
+            event = site_try_transition(
+                site,
+                SiteState.DOWN,
+                kind="site.down",
+                message=f"down {watch.down_streak} checks in a row: {obs.detail}"[:500],
+                data={**data, "streak": watch.down_streak},
+                update_fields=["watch_until"],
+            )
+            if event is not None:
+                transaction.on_commit(partial(_handoff, "site_confirmed_down", site.pk))
+    site.next_check = next_check_for(
+        site.state, now=now, state_changed=site.state_changed, watch_until=site.watch_until
+    )
+
+
+# --- evidence -------------------------------------------------------------------------
+
+
+def evidence_build(site: Site, obs: Observation, check: Check) -> Evidence:
+    """The Evidence row of a first up check, unsaved (the sample file is stored)."""
+    r = obs.result
+    facts = obs.facts
+    is_download = site.kind == SiteKind.MALWARE and not (facts and facts.is_html)
+    evidence = Evidence(
+        site=site,
+        check_ref=check,
+        at=check.at,
+        kind=Evidence.Kind.DOWNLOAD if is_download else Evidence.Kind.PAGE,
+        url=site.url,
+        final_url=(r.final_url or r.url)[:2048],
+        ip=r.ip,
+        status=r.status,
+        agent=r.agent,
+        headers=[[k, v] for k, v in r.headers],
+        content_type=r.content_type,
+        # A download's bytes are kept only as the zipped sample, and only if configured.
+        body=b"" if is_download else r.body[: settings.FETCH_MAX_BODY],
+        body_truncated=r.truncated,
+        sha256=r.body_sha256,
+        size=r.size,
+        is_html=bool(facts and facts.is_html),
+        title=facts.title if facts else "",
+        form_fields=facts.form_fields if facts else [],
+        has_password=bool(facts and facts.has_password),
+        brand_hits=facts.brand_hits if facts else [],
+        screenshot_state=(
+            ScreenshotState.PENDING
+            if settings.SCREENSHOTS and not is_download
+            else ScreenshotState.SKIPPED
+        ),
+    )
+    if obs.sample_path:
+        evidence.sample.save(f"{r.body_sha256}.zip", ContentFile(_zip_sample(obs)), save=False)
+    return evidence
+
+
+def evidences_save(evidence: list[Evidence]) -> None:
+    """Insert the batch's evidence; queue the screenshots on their own queue after commit."""
+    if not evidence:
+        return
+    Evidence.objects.bulk_create(evidence)
+    from takedown.monitor.tasks import evidence_screenshot
+
+    for item in evidence:
+        if item.screenshot_state == ScreenshotState.PENDING:
+            transaction.on_commit(partial(evidence_screenshot, item.pk))
+
+
+def _zip_sample(obs: Observation) -> bytes:
+    """The sample in an AES zip with the password "infected" (what analysts expect)."""
+    import io
+
+    import pyzipper
+
+    assert obs.sample_path is not None
+    buf = io.BytesIO()
+    with pyzipper.AESZipFile(
+        buf, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES
+    ) as zf:
+        zf.setpassword(b"infected")
+        zf.write(obs.sample_path, arcname=obs.result.body_sha256 or "sample")
+    return buf.getvalue()
+
+
+def _discard_sample(obs: Observation) -> None:
+    if obs.sample_path:
+        with contextlib.suppress(OSError):
+            os.unlink(obs.sample_path)
+        obs.sample_path = None
+
+
+def evidence_tmp_dir() -> str:
+    path = Path(settings.DATA_DIR) / "tmp"
+    path.mkdir(parents=True, exist_ok=True)
+    return str(path)
+
+
+def probe_targets(site_ids: Iterable[int] | None) -> list[Target]:
+    """Targets for ``takedown probe``: the given sites, or every checked one."""
+    qs = Site.objects.filter(historical=False)
+    qs = (
+        qs.filter(pk__in=list(site_ids))
+        if site_ids is not None
+        else qs.filter(state__in=CHECKED_STATES)
+    )
+    return targets_for(qs.only("pk", "url", "kind", "brand").order_by("pk"))

@@ -1,0 +1,426 @@
+"""The monitor loop against the farm: outcomes, state changes, hand-offs, evidence."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from takedown.cases.models import Event, Site, SiteState
+from takedown.monitor import services
+from takedown.monitor.models import Check, Evidence, Watch
+from takedown.monitor.tests.conftest import PipelineCalls
+from takedown.monitor.tests.farm import MALWARE, OTHER_IP, ZONE, Farm
+from takedown.monitor.tests.helpers import check_round, located_site, make_due, move
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("farm_settings")]
+
+
+def last_check(site: Site) -> Check:
+    check = Check.objects.filter(site=site).order_by("-at", "-id").first()
+    assert check is not None
+    return check
+
+
+def test_it_sees_a_new_site_up_keeps_evidence_and_hands_it_to_notices(
+    handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+) -> None:
+    site = located_site(f"http://login.{ZONE}/first-up")
+    assert site.next_check is not None
+    assert check_round(django_capture_on_commit_callbacks) == 1
+    check = last_check(site)
+    assert check.outcome == "up"
+    assert check.status == 200
+    assert check.ip == "127.0.0.2"
+    assert len(check.body_hash) == 64
+    assert check.latency_ms is not None
+    assert handoffs.of("site_seen_up") == [site.pk]
+    evidence = Evidence.objects.get(site=site)
+    assert evidence.title == "Example Bank Login"
+    assert evidence.has_password
+    assert b"<form" in bytes(evidence.body)
+    assert evidence.sha256 == check.body_hash
+    assert any(k.lower() == "content-type" for k, _ in evidence.headers)
+    site.refresh_from_db()
+    assert site.state == SiteState.LOCATED
+    assert site.next_check is not None and site.next_check > timezone.now()
+    # A second up check neither hands the site over again nor adds evidence.
+    make_due(site)
+    check_round(django_capture_on_commit_callbacks)
+    assert handoffs.of("site_seen_up") == [site.pk]
+    assert Evidence.objects.filter(site=site).count() == 1
+
+
+def test_it_marks_a_site_down_at_its_first_check_as_already_down(
+    farm: Farm, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+) -> None:
+    site = located_site(f"http://login.{ZONE}/gone404")
+    check_round(django_capture_on_commit_callbacks)
+    site.refresh_from_db()
+    assert site.state == SiteState.ALREADY_DOWN
+    assert last_check(site).outcome == "http_error"
+    assert last_check(site).status == 404
+    assert handoffs.calls == []
+    assert site.watch_until is not None
+    assert site.next_check is not None
+    event = Event.objects.get(site=site, kind="site.already_down")
+    assert event.to_state == SiteState.ALREADY_DOWN
+
+
+def test_it_confirms_a_takedown_after_consecutive_down_checks(
+    farm: Farm, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+) -> None:
+    path = "/confirm-down"
+    site = located_site(f"http://login.{ZONE}{path}")
+    check_round(django_capture_on_commit_callbacks)
+    site = move(site, SiteState.NOTIFIED, kind="notice.sent")
+    farm.modes[path] = "404"
+    make_due(site)
+    check_round(django_capture_on_commit_callbacks)
+    site.refresh_from_db()
+    assert site.state == SiteState.NOTIFIED
+    assert Watch.objects.get(site=site).down_streak == 1
+    make_due(site)
+    check_round(django_capture_on_commit_callbacks)
+    site.refresh_from_db()
+    assert site.state == SiteState.DOWN
+    assert handoffs.of("site_confirmed_down") == [site.pk]
+    down = Event.objects.get(site=site, kind="site.down")
+    assert down.to_state == "down"
+    assert down.data["streak"] == 2
+    assert site.watch_until is not None
+
+
+def test_it_resets_the_down_streak_when_the_site_is_up_again(
+    farm: Farm, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+) -> None:
+    path = "/flaky"
+    site = located_site(f"http://login.{ZONE}{path}")
+    check_round(django_capture_on_commit_callbacks)
+    move(site, SiteState.NOTIFIED, kind="notice.sent")
+    for mode in ("404", "up", "404"):
+        farm.modes[path] = mode
+        make_due(site)
+        check_round(django_capture_on_commit_callbacks)
+    site.refresh_from_db()
+    assert site.state == SiteState.NOTIFIED
+    assert handoffs.of("site_confirmed_down") == []
+
+
+def test_it_notices_a_revival_within_the_watch_window(
+    farm: Farm, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+) -> None:
+    path = "/revives"
+    farm.modes[path] = "404"
+    site = located_site(f"http://login.{ZONE}{path}")
+    check_round(django_capture_on_commit_callbacks)
+    site.refresh_from_db()
+    assert site.state == SiteState.ALREADY_DOWN
+    assert not Evidence.objects.filter(site=site).exists()
+    farm.modes[path] = "up"
+    make_due(site)
+    check_round(django_capture_on_commit_callbacks)
+    site.refresh_from_db()
+    assert site.state == SiteState.REVIVED
+    assert handoffs.of("site_revived") == [site.pk]
+    assert handoffs.of("site_seen_up") == []
+    assert Event.objects.filter(site=site, kind="site.revived").count() == 1
+    # Evidence is taken at the first up check, even a revival's.
+    assert Evidence.objects.filter(site=site).count() == 1
+    assert site.watch_until is None
+
+
+def test_it_revives_a_closed_site(
+    farm: Farm, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+) -> None:
+    path = "/closed-then-back"
+    site = located_site(f"http://login.{ZONE}{path}")
+    check_round(django_capture_on_commit_callbacks)
+    move(site, SiteState.NOTIFIED, kind="notice.sent")
+    farm.modes[path] = "410"
+    for _ in range(2):
+        make_due(site)
+        check_round(django_capture_on_commit_callbacks)
+    site = move(site, SiteState.CLOSED, kind="site.closed")
+    farm.modes[path] = "up"
+    make_due(site)
+    check_round(django_capture_on_commit_callbacks)
+    site.refresh_from_db()
+    assert site.state == SiteState.REVIVED
+    assert handoffs.of("site_revived") == [site.pk]
+
+
+def test_it_stops_watching_after_the_watch_window(
+    farm: Farm, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+) -> None:
+    path = "/expired-watch"
+    farm.modes[path] = "404"
+    site = located_site(f"http://login.{ZONE}{path}")
+    check_round(django_capture_on_commit_callbacks)
+    Site.objects.filter(pk=site.pk).update(watch_until=timezone.now() - timedelta(seconds=1))
+    farm.modes[path] = "up"
+    make_due(site)
+    check_round(django_capture_on_commit_callbacks)
+    site.refresh_from_db()
+    assert site.state == SiteState.ALREADY_DOWN
+    assert site.next_check is None
+    assert handoffs.of("site_revived") == []
+
+
+def test_it_sees_a_suspension_page_with_status_200_as_content_gone(
+    farm: Farm, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+) -> None:
+    path = "/will-be-suspended"
+    site = located_site(f"http://login.{ZONE}{path}")
+    check_round(django_capture_on_commit_callbacks)
+    move(site, SiteState.NOTIFIED, kind="notice.sent")
+    farm.modes[path] = "suspended"
+    for _ in range(2):
+        make_due(site)
+        check_round(django_capture_on_commit_callbacks)
+    check = last_check(site)
+    assert check.outcome == "content_gone"
+    assert check.status == 200
+    assert "suspended" in check.detail
+    site.refresh_from_db()
+    assert site.state == SiteState.DOWN
+
+
+def test_it_sees_an_unrelated_page_as_content_gone(
+    farm: Farm, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+) -> None:
+    path = "/replaced"
+    site = located_site(f"http://login.{ZONE}{path}")
+    check_round(django_capture_on_commit_callbacks)
+    farm.modes[path] = "other"
+    make_due(site)
+    check_round(django_capture_on_commit_callbacks)
+    assert last_check(site).outcome == "content_gone"
+
+
+def test_it_tries_a_mobile_browser_when_the_desktop_one_is_turned_away(
+    handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+) -> None:
+    site = located_site(f"http://cloak.{ZONE}/cloak")
+    check_round(django_capture_on_commit_callbacks)
+    check = last_check(site)
+    assert check.outcome == "up"
+    assert check.agent == "mobile"
+    assert "desktop browser got http_error" in check.detail
+    assert handoffs.of("site_seen_up") == [site.pk]
+
+
+@pytest.mark.parametrize(
+    ("path", "outcome"),
+    [
+        ("/slow", "timeout"),
+        ("/loop", "redirect_loop"),
+        ("/bigheader", "error"),
+    ],
+)
+def test_it_classifies_hostile_sites_as_down(
+    handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any, path: str, outcome: str
+) -> None:
+    site = located_site(f"http://login.{ZONE}{path}")
+    check_round(django_capture_on_commit_callbacks)
+    assert last_check(site).outcome == outcome
+    site.refresh_from_db()
+    assert site.state == SiteState.ALREADY_DOWN
+
+
+@pytest.mark.parametrize("path", ["/huge", "/bomb"])
+def test_it_reads_endless_and_bomb_bodies_only_up_to_the_cap(
+    settings: Any, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any, path: str
+) -> None:
+    site = located_site(f"http://login.{ZONE}{path}")
+    check_round(django_capture_on_commit_callbacks)
+    check = last_check(site)
+    assert check.truncated
+    assert check.size == settings.FETCH_MAX_BODY
+    assert "capped" in check.detail
+    evidence = Evidence.objects.get(site=site)
+    assert len(bytes(evidence.body)) == settings.FETCH_MAX_BODY
+
+
+def test_it_reports_a_bad_certificate_as_a_tls_error(
+    handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+) -> None:
+    site = located_site(f"https://shop.{ZONE}/")
+    check_round(django_capture_on_commit_callbacks)
+    assert last_check(site).outcome == "tls_error"
+
+
+@pytest.mark.parametrize("url", [f"http://login.{ZONE}/to-private", f"http://meta.{ZONE}/"])
+def test_it_leaves_a_site_leading_to_private_addresses_undecided(
+    farm: Farm, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any, url: str
+) -> None:
+    site = located_site(url)
+    check_round(django_capture_on_commit_callbacks)
+    assert last_check(site).outcome == "blocked"
+    site.refresh_from_db()
+    assert site.state == SiteState.LOCATED
+    assert handoffs.calls == []
+    assert farm.canary_hits["/canary"] == 0
+    assert site.next_check is not None
+
+
+def test_it_checks_a_rebinding_site_without_touching_the_private_answer(
+    farm: Farm, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+) -> None:
+    site = located_site(f"http://rebind.{ZONE}/rebind-site")
+    outcomes = []
+    for _ in range(4):
+        make_due(site)
+        check_round(django_capture_on_commit_callbacks)
+        outcomes.append(last_check(site).outcome)
+    assert set(outcomes) == {"up", "blocked"}
+    assert farm.canary_hits["/rebind-site"] == 0
+    site.refresh_from_db()
+    # The blocked answers are inconclusive: the site stays up and is notified once.
+    assert site.state == SiteState.LOCATED
+    assert handoffs.of("site_seen_up") == [site.pk]
+
+
+def test_it_records_a_malware_download_by_hash_and_size_only(
+    handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+) -> None:
+    site = located_site(f"http://malware.{ZONE}/malware.exe", kind="malware")
+    check_round(django_capture_on_commit_callbacks)
+    evidence = Evidence.objects.get(site=site)
+    assert evidence.kind == "download"
+    assert evidence.sha256 == hashlib.sha256(MALWARE).hexdigest()
+    assert evidence.size == len(MALWARE)
+    assert bytes(evidence.body) == b""
+    assert not evidence.sample
+    assert evidence.screenshot_state == "skipped"
+
+
+def test_it_keeps_the_malware_sample_zipped_with_the_usual_password_when_configured(
+    settings: Any, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+) -> None:
+    import pyzipper
+
+    settings.KEEP_MALWARE = True
+    site = located_site(f"http://malware.{ZONE}/malware.exe?kept", kind="malware")
+    check_round(django_capture_on_commit_callbacks)
+    evidence = Evidence.objects.get(site=site)
+    with evidence.sample.open("rb") as f, pyzipper.AESZipFile(io.BytesIO(f.read())) as zf:
+        zf.setpassword(b"infected")
+        (name,) = zf.namelist()
+        assert zf.read(name) == MALWARE
+        with pytest.raises(RuntimeError):
+            zf.setpassword(b"wrong")
+            zf.read(name)
+    # The temporary download is gone.
+    assert not list((settings.DATA_DIR / "tmp").iterdir())
+
+
+def test_it_never_checks_historical_sites() -> None:
+    site = located_site(f"http://login.{ZONE}/historical")
+    Site.objects.filter(pk=site.pk).update(historical=True)
+    make_due(site)
+    assert services.checks_claim(100) == []
+    services.sites_schedule([site.pk])
+    assert services.checks_claim(100) == []
+
+
+def test_it_claims_each_due_site_once_until_its_lease_runs_out() -> None:
+    a = located_site(f"http://login.{ZONE}/claim-a")
+    b = located_site(f"http://login.{ZONE}/claim-b")
+    first = services.checks_claim(1)
+    second = services.checks_claim(10)
+    assert len(first) == 1 and len(second) == 1
+    assert {first[0].site_id, second[0].site_id} == {a.pk, b.pk}
+    assert services.checks_claim(10) == []
+    later = timezone.now() + timedelta(seconds=services.lease_seconds() + 2)
+    assert len(services.checks_claim(10, now=later)) == 2
+
+
+def test_it_does_not_check_sites_outside_the_loop() -> None:
+    site = located_site(f"http://login.{ZONE}/rejected")
+    move(site, SiteState.REJECTED, force=True)
+    make_due(site)
+    assert services.checks_claim(10) == []
+
+
+@pytest.mark.parametrize(
+    ("first_url", "second_url", "second_ip", "by"),
+    [
+        (f"http://login.{ZONE}/a", f"http://login.{ZONE}/b", "127.0.0.2", "server"),
+        (f"http://login.{ZONE}/c", f"http://second.{ZONE}/c", "127.0.0.2", "ip"),
+        (f"http://login.{ZONE}/d", f"http://second.{ZONE}/d", OTHER_IP, "prefix"),
+    ],
+)
+def test_it_links_a_new_site_to_an_earlier_one_on_the_same_server_ip_or_prefix(
+    first_url: str, second_url: str, second_ip: str, by: str
+) -> None:
+    earlier = located_site(first_url)
+    move(earlier, SiteState.ALREADY_DOWN, kind="site.already_down")
+    later = located_site(second_url, ip=second_ip)
+    assert later.recurrence_of_id == earlier.pk
+    new_event = Event.objects.get(site=later, kind="site.recurrence")
+    old_event = Event.objects.get(site=earlier, kind="site.recurrence")
+    assert new_event.data == {"of": earlier.pk, "by": by, "site": later.pk}
+    assert old_event.data == new_event.data
+
+
+def test_it_does_not_link_sites_that_only_share_a_wide_network() -> None:
+    earlier = located_site(f"http://login.{ZONE}/wide-a", prefix="127.0.0.0/16")
+    move(earlier, SiteState.ALREADY_DOWN, kind="site.already_down")
+    later = located_site(f"http://second.{ZONE}/wide-b", ip=OTHER_IP, prefix="127.0.0.0/16")
+    assert later.recurrence_of_id is None
+
+
+def test_it_does_not_link_sites_reported_together() -> None:
+    a = located_site(f"http://login.{ZONE}/together-a")
+    b = located_site(f"http://login.{ZONE}/together-b")
+    assert a.recurrence_of_id is None and b.recurrence_of_id is None
+    assert not Event.objects.filter(kind="site.recurrence").exists()
+
+
+def test_it_checks_down_sites_less_often_as_time_passes(settings: Any) -> None:
+    now = timezone.now()
+    settings.CHECK_INTERVAL = 60
+    settings.WATCH_INTERVAL_MAX = 86400
+    up = services.next_check_for("notified", now=now, state_changed=now, watch_until=None)
+    assert up == now + timedelta(seconds=60)
+    fresh = services.next_check_for(
+        "closed", now=now, state_changed=now - timedelta(minutes=1), watch_until=None
+    )
+    assert fresh == now + timedelta(seconds=60)
+    older = services.next_check_for(
+        "closed", now=now, state_changed=now - timedelta(hours=8), watch_until=None
+    )
+    assert older == now + timedelta(hours=2)
+    ancient = services.next_check_for(
+        "closed", now=now, state_changed=now - timedelta(days=20), watch_until=None
+    )
+    assert ancient == now + timedelta(days=1)
+    end = now + timedelta(minutes=30)
+    assert (
+        services.next_check_for(
+            "closed", now=now, state_changed=now - timedelta(hours=8), watch_until=end
+        )
+        == end
+    )
+    assert services.next_check_for("closed", now=end, state_changed=now, watch_until=end) is None
+    assert services.next_check_for("rejected", now=now, state_changed=now, watch_until=None) is None
+
+
+def test_it_schedules_the_first_check_when_locate_hands_sites_over() -> None:
+    from takedown.cases import pipeline
+    from takedown.cases.services import site_transition, sites_create_bulk
+
+    url = f"http://login.{ZONE}/handed-over"
+    site = sites_create_bulk([{"url": url, "host": f"login.{ZONE}", "registered_domain": ZONE}])[
+        url
+    ]
+    site_transition(site, SiteState.LOCATED, kind="locate.done")
+    pipeline.sites_located([site.pk])
+    site.refresh_from_db()
+    assert site.next_check is not None and site.next_check <= timezone.now()
+    assert [t.site_id for t in services.checks_claim(10)] == [site.pk]

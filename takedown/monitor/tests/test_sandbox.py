@@ -1,0 +1,120 @@
+"""The monitor against the sandbox: its hostile sites, and the whole seed scenario."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from takedown.cases.models import SiteState
+from takedown.monitor.models import Check
+from takedown.monitor.tests.helpers import check_round, located_site, make_due
+from takedown.sandbox.core import Sandbox
+from takedown.sandbox.scenario import load_scenario
+from takedown.sandbox.testing import django_settings, sandbox_factory  # noqa: F401
+
+REPO = Path(__file__).resolve().parents[3]
+TRAPS = REPO / "scenarios" / "traps.yaml"
+SEED = REPO / "scenarios" / "seed-cases.yaml"
+
+
+@pytest.mark.django_db
+def test_it_checks_every_sandbox_trap_without_stalling_or_leaking(
+    sandbox_factory: Callable[..., Sandbox],  # noqa: F811
+    settings: Any,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    sb = sandbox_factory(TRAPS)
+    for name, value in django_settings(sb).items():
+        setattr(settings, name, value)
+    settings.FETCH_TIMEOUT = 2
+    settings.FETCH_READ_TIMEOUT = 2
+    settings.FETCH_MAX_BODY = 256 * 1024
+    settings.SCREENSHOTS = False
+    settings.DATA_DIR = tmp_path
+    settings.MEDIA_ROOT = tmp_path / "evidence"
+    scenario = load_scenario(TRAPS)
+    sites = {s.id: located_site(s.url, ip=s.ip) for s in scenario.sites}
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.monotonic()
+    check_round(django_capture_on_commit_callbacks)
+    elapsed = time.monotonic() - started
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) / 1024
+
+    outcome = {sid: Check.objects.filter(site=site).latest("at") for sid, site in sites.items()}
+    assert outcome["normal"].outcome == "up"
+    assert outcome["slow"].outcome == "timeout"
+    assert outcome["huge"].outcome == "up" and outcome["huge"].truncated
+    assert outcome["huge"].size == settings.FETCH_MAX_BODY
+    assert outcome["loop"].outcome == "redirect_loop"
+    assert outcome["bomb"].truncated and outcome["bomb"].size == settings.FETCH_MAX_BODY
+    assert outcome["badtls"].outcome == "tls_error"
+    assert outcome["private"].outcome == "blocked"
+    assert "0.0.0.0" in outcome["private"].detail  # noqa: S104 - the trap's target
+    # One round of every trap is bounded by the fetch timeout, not by the traps.
+    assert elapsed < settings.FETCH_TIMEOUT + 5
+    # Decompressing the 1 GiB bomb or reading the endless body would show here.
+    assert grown_mib < 200
+
+    # The rebinding name alternates between the site and 0.0.0.0.
+    seen = {outcome["rebind"].outcome}
+    for _ in range(3):
+        make_due(sites["rebind"])
+        check_round(django_capture_on_commit_callbacks)
+        seen.add(Check.objects.filter(site=sites["rebind"]).latest("at").outcome)
+    assert seen == {"up", "blocked"}
+    rebind = sites["rebind"]
+    rebind.refresh_from_db()
+    assert rebind.state == SiteState.LOCATED  # blocked answers decide nothing
+    # Nothing the service did reached the sandbox's "private" target.
+    assert sb.http_requests["private"] <= 1
+
+
+# What the seed scenario implies for each site at its end.
+SEED_EXPECTED = {
+    "s1": "closed",
+    "s2": "closed",
+    "s3": "closed",
+    "s3b": "closed",
+    "s4": "closed",
+    "s4b": "closed",
+    "s6": "closed",
+    **{f"b{n:02d}": "closed" for n in (1, 2, 3, 4, 5, 12, 13, 14)},
+    **{f"b{n:02d}": "already_down" for n in (6, 7, 8, 9, 10, 11, 15, 16, 17)},
+}
+
+
+@pytest.mark.slow
+def test_it_runs_the_seed_scenario_to_its_end(tmp_path: Path) -> None:
+    out = tmp_path / "seed.json"
+    started = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "takedown.cli", "sandbox", "run", str(SEED), "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert time.monotonic() - started < 120
+    result = json.loads(out.read_text())
+    states = {s["id"]: s["state"] for s in result["sites"]}
+    assert states == SEED_EXPECTED, proc.stdout[-3000:]
+    by_id = {s["id"]: s for s in result["sites"]}
+    assert by_id["s2"]["revivals"] == 1
+    assert by_id["s2"].get("revivals_detected", 1) >= 1
+    assert by_id["s2"]["notices"] >= 2
+    for sid, state in SEED_EXPECTED.items():
+        if state == "closed":
+            assert by_id[sid]["reporter_notified"], sid
+        else:
+            assert by_id[sid]["notices"] == 0, sid
+    assert result["mail"]["duplicate_notices"] == 0
