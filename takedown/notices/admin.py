@@ -1,0 +1,41 @@
+from django.contrib import admin
+
+from takedown.notices.models import BadAddress, CountryCSIRT, InboundMessage, Notice, OutboxMessage
+
+
+@admin.register(CountryCSIRT)
+class CountryCSIRTAdmin(admin.ModelAdmin):
+    list_display = ["country", "name", "email", "enabled"]
+    list_editable = ["enabled"]
+    search_fields = ["country", "name", "email"]
+
+
+@admin.register(BadAddress)
+class BadAddressAdmin(admin.ModelAdmin):
+    list_display = ["address", "organization", "created", "allowed_at", "allowed_by"]
+    search_fields = ["address"]
+    raw_id_fields = ["organization", "inbound"]
+
+
+@admin.register(Notice)
+class NoticeAdmin(admin.ModelAdmin):
+    list_display = ["id", "kind", "state", "organization", "reporter", "sent_at"]
+    list_filter = ["kind", "state"]
+    raw_id_fields = ["organization", "reporter", "report", "parent"]
+    readonly_fields = ["idempotency_key", "message_id", "body", "xarf"]
+
+
+@admin.register(OutboxMessage)
+class OutboxMessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "notice", "state", "attempts", "next_attempt", "sent_at"]
+    list_filter = ["state"]
+    exclude = ["raw"]
+    raw_id_fields = ["notice"]
+
+
+@admin.register(InboundMessage)
+class InboundMessageAdmin(admin.ModelAdmin):
+    list_display = ["id", "received", "kind", "from_header", "subject"]
+    list_filter = ["kind", "source"]
+    exclude = ["raw"]
+    raw_id_fields = ["notice", "report"]

@@ -1,0 +1,183 @@
+"""Inbound mail: the SMTP/LMTP listener an MTA hands mail to, and the IMAP poller.
+
+Both store the message raw first (``inbound_store``), then classify and route
+it (``inbound_process``) in a worker thread, so a slow database or a hostile
+message never blocks the SMTP conversation of the next one.  A message is
+accepted (250) only once it is stored; when the store fails the sender gets
+a temporary error (451) and its MTA keeps the message and retries, so nothing
+is lost.  Oversize messages are refused with 552 before they are read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.lmtp import LMTP
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from django.conf import settings
+from django.db import close_old_connections
+
+log = logging.getLogger(__name__)
+
+
+def _store_and_process(
+    raw: bytes, source: str, peer: str, mail_from: str, rcpt_to: list[str]
+) -> int:
+    """Runs in a worker thread with its own database connection."""
+    from takedown.notices.models import InboundKind, InboundMessage
+    from takedown.notices.services import inbound_process, inbound_store
+
+    close_old_connections()
+    try:
+        inbound = inbound_store(raw, source=source, peer=peer, mail_from=mail_from, rcpt_to=rcpt_to)
+        try:
+            inbound_process(inbound)
+        except Exception as exc:
+            # Stored but not understood: a handler sees it with the reason.
+            log.exception("inbound %s could not be processed", inbound.pk)
+            InboundMessage.objects.filter(pk=inbound.pk).update(
+                kind=InboundKind.ERROR,
+                reason=f"processing failed: {type(exc).__name__}: {exc}"[:2000],
+            )
+        return int(inbound.pk)
+    finally:
+        close_old_connections()
+
+
+class InboundHandler:
+    def __init__(self, *, source: str = "smtp", workers: int = 2) -> None:
+        self.source = source
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inbound")
+        self.received = 0
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        content = envelope.original_content or envelope.content or b""
+        raw = content if isinstance(content, bytes) else content.encode("utf-8", "surrogateescape")
+        peer = session.peer[0] if isinstance(session.peer, tuple) else str(session.peer or "")
+        loop = asyncio.get_running_loop()
+        try:
+            pk = await loop.run_in_executor(
+                self.executor,
+                _store_and_process,
+                raw,
+                self.source,
+                peer,
+                envelope.mail_from or "",
+                list(envelope.rcpt_tos),
+            )
+        except Exception:
+            log.exception("inbound message from %s could not be stored", peer)
+            return "451 4.3.0 Temporary failure storing the message, try again later"
+        self.received += 1
+        return f"250 2.0.0 OK stored as {pk}"
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+
+class InboundController(Controller):
+    """aiosmtpd's threaded controller, speaking SMTP or LMTP (RFC 2033)."""
+
+    def __init__(
+        self, handler: InboundHandler, *, hostname: str, port: int, lmtp: bool = False
+    ) -> None:
+        self.lmtp = lmtp
+        super().__init__(
+            handler,
+            hostname=hostname,
+            port=port,
+            ready_timeout=10.0,
+            data_size_limit=settings.INBOUND_MAX_BYTES,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            ident="Takedown inbound",
+        )
+
+    def factory(self) -> SMTP:
+        if self.lmtp:
+            return LMTP(self.handler, **self.SMTP_kwargs)
+        return SMTP(self.handler, **self.SMTP_kwargs)
+
+
+def start_listener(
+    *, host: str, port: int, lmtp: bool = False
+) -> tuple[InboundController, InboundHandler]:
+    handler = InboundHandler(source="lmtp" if lmtp else "smtp")
+    controller = InboundController(handler, hostname=host, port=port, lmtp=lmtp)
+    controller.start()
+    return controller, handler
+
+
+# --- IMAP ---------------------------------------------------------------------------
+
+
+class ImapPoller:
+    """Fetch unseen messages from a mailbox, store them, then mark them seen.
+
+    A message is marked \\Seen only after it is stored, and stored messages
+    are recognised by their SHA-256, so a crash between the two never loses a
+    message and never processes it twice.
+    """
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in {"imap", "imaps"} or not parts.hostname:
+            raise ValueError(f"IMAP URL {url!r} is not imap:// or imaps://")
+        self.host = parts.hostname
+        self.ssl = parts.scheme == "imaps"
+        self.port = parts.port or (993 if self.ssl else 143)
+        self.user = unquote(parts.username or "")
+        self.password = unquote(parts.password or "")
+        self.folder = unquote(parts.path.lstrip("/")) or "INBOX"
+
+    def poll(self, *, batch: int = 50) -> int:
+        from imapclient import IMAPClient
+
+        from takedown.notices.models import InboundMessage
+
+        close_old_connections()
+        stored = 0
+        context = ssl.create_default_context() if self.ssl else None
+        with IMAPClient(
+            self.host, port=self.port, ssl=self.ssl, ssl_context=context, timeout=30
+        ) as client:
+            client.login(self.user, self.password)
+            client.select_folder(self.folder)
+            uids = client.search(["UNSEEN"])[:batch]
+            for uid in uids:
+                fetched = client.fetch([uid], ["BODY.PEEK[]"])
+                raw = fetched.get(uid, {}).get(b"BODY[]")
+                if not isinstance(raw, bytes):
+                    continue
+                if not InboundMessage.objects.filter(
+                    sha256=InboundMessage.digest(raw), source="imap"
+                ).exists():
+                    if len(raw) > settings.INBOUND_MAX_BYTES:
+                        log.warning(
+                            "IMAP message %s is %d bytes; stored, not processed", uid, len(raw)
+                        )
+                    _store_and_process(raw, "imap", self.host, "", [])
+                    stored += 1
+                client.add_flags([uid], [b"\\Seen"])
+        close_old_connections()
+        return stored
+
+
+def run_imap_poller(poller: ImapPoller, stop: threading.Event, interval: float) -> None:
+    while not stop.is_set():
+        try:
+            poller.poll()
+        except Exception as exc:
+            log.warning("IMAP poll of %s failed: %s", poller.host, exc)
+        stop.wait(interval)
+
+
+def configured_poller() -> Any:
+    return ImapPoller(settings.IMAP_URL) if settings.IMAP_URL else None

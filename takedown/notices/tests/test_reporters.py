@@ -1,0 +1,99 @@
+"""Reporters: acknowledgement with the token, closure message, both switchable; CLOSED always."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from takedown.cases.models import Event, SiteState
+from takedown.intake.services import ReporterInfo, report_receive
+from takedown.locate.models import Organization
+from takedown.notices.models import Notice, NoticeKind
+from takedown.notices.services import mail_tick, reporter_ack, site_close
+from takedown.notices.tests.conftest import SmtpSink, confirm_down, make_org
+
+pytestmark = pytest.mark.django_db
+
+
+def _report(urls: list[str], *, email: str = "soc@bank-a.example", country: str = "JP") -> Any:
+    return report_receive(
+        channel="api",
+        urls=urls,
+        reporter=ReporterInfo(name="Bank A SOC", email=email, kind="financial", country=country),
+    )
+
+
+def _locate(result: Any, org: Organization) -> None:
+    from takedown.cases.services import site_transition
+
+    for site in result.sites:
+        site.organization = org
+        site.ip = "192.0.2.7"
+        site_transition(
+            site, SiteState.LOCATED, kind="locate.done", update_fields=["ip", "organization"]
+        )
+
+
+def test_it_acknowledges_a_report_with_its_token_in_the_reporters_language(smtp: SmtpSink) -> None:
+    result = _report(["http://login.bank-a.example/jp/"])
+    reporter_ack(result.report.pk)
+    reporter_ack(result.report.pk)  # a retried task sends nothing more
+    mail_tick()
+    [msg] = smtp.messages
+    token = result.report.token
+    assert f"[{token}]" in msg.message["Subject"]
+    assert msg.rcpt_tos == ["soc@bank-a.example"]
+    assert "ご報告ありがとうございます" in msg.text
+    assert "hxxp://login[.]bank-a[.]example/jp/" in msg.text
+    assert Event.objects.filter(kind="reporter.ack_sent", report=result.report).count() == 1
+
+
+def test_it_does_not_acknowledge_when_the_reporter_said_no(smtp: SmtpSink) -> None:
+    result = _report(["http://login.bank-b.example/"], email="noack@bank-b.example", country="US")
+    reporter = result.report.reporter
+    reporter.notify_ack = False
+    reporter.save()
+    assert reporter_ack(result.report.pk) is None
+    mail_tick()
+    assert smtp.messages == []
+
+
+def test_it_tells_the_reporter_when_the_site_is_down_then_closes_it(smtp: SmtpSink) -> None:
+    org = make_org("Net Z", country="US")
+    result = _report(
+        ["http://a.bank-z.example/", "http://b.bank-z.example/"],
+        email="cert@partner.example",
+        country="US",
+    )
+    _locate(result, org)
+    for site in result.sites:
+        confirm_down(site)
+        site_close(site.pk)
+        site.refresh_from_db()
+        assert site.state == SiteState.CLOSED
+    mail_tick()
+    [msg] = smtp.messages  # one message for both sites
+    assert "Closed" in msg.message["Subject"]
+    assert "hxxp://a[.]bank-z[.]example/" in msg.text and "hxxp://b[.]bank-z[.]example/" in msg.text
+    assert result.report.token in msg.text
+    assert Event.objects.filter(kind="reporter.closed_sent").count() == 2
+    assert Notice.objects.get(kind=NoticeKind.CLOSED).reporter == result.report.reporter
+
+
+def test_it_closes_the_site_even_when_nobody_is_told(smtp: SmtpSink) -> None:
+    org = make_org("Net Y", country="US")
+    result = _report(["http://a.bank-y.example/"], email="quiet@partner.example", country="US")
+    reporter = result.report.reporter
+    reporter.notify_closed = False
+    reporter.save()
+    _locate(result, org)
+    [site] = result.sites
+    confirm_down(site)
+    site_close(site.pk)
+    mail_tick()
+    site.refresh_from_db()
+    assert site.state == SiteState.CLOSED
+    assert smtp.messages == []
+    assert not Event.objects.filter(kind="reporter.closed_sent").exists()
+    assert Event.objects.filter(site=site, kind="site.closed").count() == 1

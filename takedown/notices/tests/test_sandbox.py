@@ -1,0 +1,153 @@
+"""The notices step against the sandbox's organisations: four behaviours, no duplicates.
+
+The sandbox's relay receives what we send and its bots answer as real abuse
+desks do (a human reply, silence, a DSN bounce, a ticket-system auto-reply),
+delivering to our real inbound listener.  Locate and monitor are not run here:
+the sites are put in place as the locate step leaves them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from django.utils import timezone
+
+from takedown.cases.models import Event, SiteState
+from takedown.notices.models import (
+    BadAddress,
+    InboundKind,
+    InboundMessage,
+    Notice,
+    NoticeKind,
+    NoticeState,
+)
+from takedown.notices.services import mail_tick, notice_plan_site
+from takedown.notices.tests.conftest import make_org, make_site
+
+SCENARIO = """
+name: notices-four-desks
+duration: 20
+seed: 3
+organizations:
+  - {id: replies, name: Replies Net, country: JP, kind: isp, registry: jpnic,
+     networks: [127.21.0.0/16], asn: 65021, abuse_email: abuse@replies.example,
+     behavior: {reply: always, reply_after: 0.1}}
+  - {id: silent, name: Silent Net, country: US, kind: overseas, registry: arin,
+     networks: [127.22.0.0/16], asn: 65022, abuse_email: abuse@silent.example,
+     behavior: {reply: never}}
+  - {id: bounces, name: Bounce Net, country: DE, kind: overseas, registry: ripe,
+     networks: [127.23.0.0/16], asn: 65023, abuse_email: abuse@bounces.example,
+     behavior: {reply: never, bounce: true}}
+  - {id: auto, name: Auto Net, country: US, kind: overseas, registry: arin,
+     networks: [127.24.0.0/16], asn: 65024, abuse_email: abuse@auto.example,
+     behavior: {reply: never, auto_reply: true}}
+sites:
+  - {id: r1, url: "http://login.replies-bank.example/", ip: 127.21.0.1}
+  - {id: s1, url: "http://login.silent-bank.example/", ip: 127.22.0.1}
+  - {id: b1, url: "http://login.bounce-bank.example/", ip: 127.23.0.1}
+  - {id: a1, url: "http://login.auto-bank.example/", ip: 127.24.0.1}
+reports: []
+"""
+
+
+def _wait(predicate: Any, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        mail_tick()
+        time.sleep(0.1)
+
+
+def test_it_handles_four_kinds_of_abuse_desk(
+    sandbox_factory: Any, listener: tuple[str, int], notice_settings: Any
+) -> None:
+    sb = sandbox_factory(SCENARIO)
+    sb.set_inbound(*listener)
+    relay_host, relay_port = "127.0.0.1", sb.smtp_port
+    notice_settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    notice_settings.EMAIL_HOST, notice_settings.EMAIL_PORT = relay_host, relay_port
+    notice_settings.EMAIL_USE_TLS = notice_settings.EMAIL_USE_SSL = False
+    notice_settings.EMAIL_HOST_USER = notice_settings.EMAIL_HOST_PASSWORD = ""
+    notice_settings.NOTICE_RENOTIFY_AFTER = "1h"
+    notice_settings.NOTICE_MAX_FOLLOWUPS = 1
+
+    orgs = {
+        key: make_org(name, country=country, abuse=[f"abuse@{key}.example"])
+        for key, name, country in [
+            ("replies", "Replies Net", "JP"),
+            ("silent", "Silent Net", "US"),
+            ("bounces", "Bounce Net", "DE"),
+            ("auto", "Auto Net", "US"),
+        ]
+    }
+    hosts = {
+        "replies": "replies-bank",
+        "silent": "silent-bank",
+        "bounces": "bounce-bank",
+        "auto": "auto-bank",
+    }
+    sites = {
+        key: make_site(f"http://login.{hosts[key]}.example/", org, ip=f"127.2{i + 1}.0.1")
+        for i, (key, org) in enumerate(orgs.items())
+    }
+    for site in sites.values():
+        notice_plan_site(site.pk)
+    mail_tick()
+    _wait(lambda: len(sb.notices) >= 4)
+    # The reply, the bounce and the auto-reply reach our listener and are processed.
+    _wait(lambda: InboundMessage.objects.exclude(kind=InboundKind.PENDING).count() >= 3)
+
+    by_org = {
+        key: Notice.objects.get(organization=org, kind=NoticeKind.INITIAL)
+        for key, org in orgs.items()
+    }
+    for notice in by_org.values():
+        notice.refresh_from_db()
+    assert by_org["replies"].state == NoticeState.REPLIED
+    assert Event.objects.get(site=sites["replies"], kind="notice.replied").data["human"] is True
+    assert by_org["silent"].state == NoticeState.SENT
+    assert by_org["bounces"].state == NoticeState.BOUNCED
+    assert BadAddress.objects.filter(
+        organization=orgs["bounces"], address="abuse@bounces.example"
+    ).exists()
+    assert Event.objects.filter(site=sites["bounces"], kind="notice.bounced").exists()
+    assert by_org["auto"].state == NoticeState.SENT
+    assert Event.objects.filter(site=sites["auto"], kind="notice.auto_reply").count() == 1
+    assert not Event.objects.filter(site=sites["auto"], kind="notice.replied").exists()
+    kinds = Counter(InboundMessage.objects.values_list("kind", flat=True))
+    assert kinds == {"reply": 1, "bounce": 1, "auto_reply": 1}
+
+    # The deadline passes with every site still up: one follow-up each, except
+    # to the desk whose only address bounced; then escalation has nowhere to go.
+    later = timezone.now() + timedelta(hours=1, minutes=1)
+    mail_tick(now=later)
+    mail_tick(now=later + timedelta(hours=1, minutes=1))
+    _wait(lambda: len(sb.notices) >= 7)
+    time.sleep(0.5)
+    mail_tick()
+    followups = Notice.objects.filter(kind=NoticeKind.FOLLOWUP)
+    assert {
+        n.organization_id
+        for n in followups.filter(state__in=[NoticeState.SENT, NoticeState.REPLIED])
+    } == {orgs[k].pk for k in ("replies", "silent", "auto")}
+    assert Event.objects.filter(site=sites["bounces"], kind="notice.no_contact").exists()
+    for key in ("replies", "silent", "auto"):
+        assert Event.objects.filter(site=sites[key], kind="notice.followup").count() == 1
+        assert Event.objects.filter(site=sites[key], kind="notice.sent").count() == 1
+        sites[key].refresh_from_db()
+        assert sites[key].state == SiteState.NOTIFIED
+
+    # Zero duplicates: every message the relay got is distinct, one initial
+    # notice and one follow-up per reachable desk.
+    ids = [m.message_id for m in sb.outbox]
+    assert len(ids) == len(set(ids))
+    per_address = Counter(r for m in sb.outbox for r in m.rcpt_tos)
+    assert per_address == {
+        "abuse@replies.example": 2,
+        "abuse@silent.example": 2,
+        "abuse@auto.example": 2,
+        "abuse@bounces.example": 1,
+    }

@@ -1,0 +1,132 @@
+"""Handler views for notices and inbound mail: thin, over the services.
+
+Inbound mail is shown as escaped text only; the raw message is offered as a
+download (``application/octet-stream``, ``attachment``, ``nosniff``) and is
+never rendered as HTML.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from takedown.notices.classify import classify_message
+from takedown.notices.models import (
+    BadAddress,
+    InboundKind,
+    InboundMessage,
+    Notice,
+    NoticeState,
+    OutboxMessage,
+)
+from takedown.notices.services import bad_address_allow, notice_close_per_admin
+
+
+@login_required
+def notice_list(request: HttpRequest) -> HttpResponse:
+    qs = Notice.objects.select_related("organization", "reporter").order_by("-created", "-id")
+    state = request.GET.get("state", "")
+    if state in NoticeState.values:
+        qs = qs.filter(state=state)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "notices/notice_list.html",
+        {"page": page, "state": state, "states": NoticeState.choices},
+    )
+
+
+@login_required
+def notice_detail(request: HttpRequest, notice_id: int) -> HttpResponse:
+    notice = get_object_or_404(
+        Notice.objects.select_related("organization", "reporter", "report", "parent"), pk=notice_id
+    )
+    root = notice.root
+    thread = [root, *root.thread.order_by("created", "pk")]
+    inbound = InboundMessage.objects.filter(notice__in=thread).order_by("received")
+    outbox = OutboxMessage.objects.filter(notice=notice).defer("raw").first()
+    return render(
+        request,
+        "notices/notice_detail.html",
+        {
+            "notice": notice,
+            "thread": thread,
+            "sites": notice.sites.order_by("pk"),
+            "inbound": inbound,
+            "outbox": outbox,
+        },
+    )
+
+
+@login_required
+@require_POST
+def notice_close(request: HttpRequest, notice_id: int) -> HttpResponse:
+    notice = get_object_or_404(Notice, pk=notice_id)
+    inbound = None
+    if request.POST.get("inbound", "").isdigit():
+        inbound = InboundMessage.objects.filter(
+            pk=int(request.POST["inbound"]), notice__isnull=False
+        ).first()
+    notice_close_per_admin(notice, actor=request.user.get_username(), inbound=inbound)
+    messages.success(
+        request, _("Marked as closed per the administrator; the sites are checked now.")
+    )
+    return redirect("notice_detail", notice_id=notice.pk)
+
+
+@login_required
+def inbound_list(request: HttpRequest) -> HttpResponse:
+    qs = InboundMessage.objects.defer("raw").select_related("notice").order_by("-received", "-id")
+    kind = request.GET.get("kind", "")
+    if kind in InboundKind.values:
+        qs = qs.filter(kind=kind)
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "notices/inbound_list.html",
+        {"page": page, "kind": kind, "kinds": InboundKind.choices},
+    )
+
+
+@login_required
+def inbound_detail(request: HttpRequest, inbound_id: int) -> HttpResponse:
+    inbound = get_object_or_404(
+        InboundMessage.objects.select_related("notice", "report"), pk=inbound_id
+    )
+    parsed = classify_message(bytes(inbound.raw))
+    return render(
+        request,
+        "notices/inbound_detail.html",
+        {"inbound": inbound, "text": parsed.text[:100_000], "parsed": parsed},
+    )
+
+
+@login_required
+def inbound_raw(request: HttpRequest, inbound_id: int) -> HttpResponse:
+    inbound = get_object_or_404(InboundMessage, pk=inbound_id)
+    response = HttpResponse(bytes(inbound.raw), content_type="application/octet-stream")
+    response["Content-Disposition"] = f'attachment; filename="inbound-{inbound.pk}.eml"'
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@login_required
+def bad_address_list(request: HttpRequest) -> HttpResponse:
+    qs = BadAddress.objects.select_related("organization").order_by("-created")
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, "notices/bad_address_list.html", {"page": page})
+
+
+@login_required
+@require_POST
+def bad_address_allow_view(request: HttpRequest, bad_id: int) -> HttpResponse:
+    bad = get_object_or_404(BadAddress, pk=bad_id)
+    bad_address_allow(bad, actor=request.user.get_username())
+    messages.success(request, _("%(address)s may be used again.") % {"address": bad.address})
+    return redirect("bad_address_list")
