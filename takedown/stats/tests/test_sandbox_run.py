@@ -1,0 +1,54 @@
+"""The seed's six cases run end to end in the sandbox give statistics that agree with the run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_it_agrees_with_a_seed_cases_run(tmp_path):
+    out = tmp_path / "run.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "takedown.cli", "sandbox", "run", "scenarios/seed-cases.yaml",
+         "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = json.loads(out.read_text())
+    stats = run["stats"]
+    sites = [s for s in run["sites"] if s["state"] != "missing"]
+    noticed = [s for s in sites if s["notices"]]
+    down = [s for s in noticed if s["time_to_down_s"] is not None]
+
+    orgs = stats["organizations"]
+    assert sum(o["sites"] for o in orgs) == len(noticed)
+    assert sum(o["closed"] for o in orgs) == len(down)
+    assert stats["survival"]["all"]["sites"] == len(noticed)
+    assert stats["survival"]["all"]["closed"] == len(down)
+    # Every organisation that was noticed appears, under its name.
+    assert {o["org"] for o in orgs} == {s["org"] for s in noticed}
+    for o in orgs:
+        assert o["closure_rate"] == pytest.approx(o["closed"] / o["sites"], abs=0.001)
+        hours = o["closure_hours"]
+        assert 0 <= hours["min"] <= hours["avg"] <= hours["max"]
+    # Every report and every site counted once.
+    reports = sum(stats["reports_by_month"].values())
+    assert reports == sum(
+        n for year in stats["reporters"].values() for sides in year.values() for n in sides.values()
+    )
+    assert sum(n for year in stats["admins"].values() for n in year.values()) == len(sites)
+    # Reporters told only about sites that went down.
+    assert stats["feedback"]["told"] <= stats["feedback"]["down"]
+    # Cases 3 and 4: a second site on the same address / server is a recurrence.
+    assert stats["recurrence"]["linked_sites"] >= 2
