@@ -6,6 +6,7 @@ typed readers in ``takedown.lib.env``; ``docs/configuration.md`` lists them.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from takedown.lib.env import (
     env_secret,
     env_str,
 )
+from takedown.locate.limits import Limit, parse_limit
 
 BASE_DIR = Path(__file__).resolve().parent
 REPO_DIR = BASE_DIR.parent
@@ -188,6 +190,30 @@ RDAP_BOOTSTRAP_URL = env_str("TAKEDOWN_RDAP_BOOTSTRAP_URL", "https://data.iana.o
 WHOIS_SERVER = env_hostport("TAKEDOWN_WHOIS_SERVER")  # None: whois.iana.org:43 and referrals
 ASN_TABLE = env_str("TAKEDOWN_ASN_TABLE", "")
 REGISTRY_CACHE_TTL = env_int("TAKEDOWN_REGISTRY_CACHE_TTL", 7 * 24 * 3600, minimum=0)
+# (locate engineer) manners towards registries and the locate task; docs/locate.md
+REGISTRY_TIMEOUT = env_float("TAKEDOWN_REGISTRY_TIMEOUT", 10.0, minimum=0.1)
+REGISTRY_MAX_WAIT = env_float("TAKEDOWN_REGISTRY_MAX_WAIT", 30.0, minimum=0)
+REGISTRY_CONCURRENCY = env_int("TAKEDOWN_REGISTRY_CONCURRENCY", 4, minimum=1)
+REGISTRY_RATE_LIMITS: dict[str, Limit] = {}
+for _item in env_list("TAKEDOWN_REGISTRY_RATE_LIMITS", ["lacnic=10/60", "ripe=1000/86400"]):
+    try:
+        _name, _limit = parse_limit(_item)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"TAKEDOWN_REGISTRY_RATE_LIMITS: {_exc}") from None
+    REGISTRY_RATE_LIMITS[_name] = _limit
+try:
+    LOCATE_RETRY_DELAYS = [
+        int(x) for x in env_list("TAKEDOWN_LOCATE_RETRY_DELAYS", ["600", "3600", "21600", "86400"])
+    ]
+except ValueError:
+    raise ImproperlyConfigured("TAKEDOWN_LOCATE_RETRY_DELAYS: comma-separated seconds") from None
+if not LOCATE_RETRY_DELAYS or min(LOCATE_RETRY_DELAYS) < 1:
+    raise ImproperlyConfigured("TAKEDOWN_LOCATE_RETRY_DELAYS: comma-separated seconds")
+LOCATE_BATCH_SIZE = env_int("TAKEDOWN_LOCATE_BATCH_SIZE", 500, minimum=1)
+LOCATE_CONCURRENCY = env_int("TAKEDOWN_LOCATE_CONCURRENCY", 64, minimum=1)
+LOCATE_REGISTRAR = env_bool("TAKEDOWN_LOCATE_REGISTRAR", True)
+ISP_ASNS = [int(x) for x in env_list("TAKEDOWN_ISP_ASNS", []) if x.isdigit()]
+CDN_ASNS = env_list("TAKEDOWN_CDN_ASNS", [])
 
 # --- mail ---------------------------------------------------------------------
 SMTP_URL = env_str("TAKEDOWN_SMTP_URL", "smtp://127.0.0.1:25")
@@ -196,6 +222,127 @@ DEFAULT_FROM_EMAIL = TEAM_EMAIL
 SERVER_EMAIL = TEAM_EMAIL
 INBOUND_SMTP = env_hostport("TAKEDOWN_INBOUND_SMTP", "127.0.0.1:2525")
 INBOUND_MAX_BYTES = env_int("TAKEDOWN_INBOUND_MAX_BYTES", 25 * 1024 * 1024, minimum=1024)
+
+
+# --- notices (takedown/notices; docs/notices.md) -------------------------------
+def _smtp_from_url(url: str) -> dict[str, object]:
+    """``smtp://user:pass@host:port``, ``smtps://`` (TLS on connect), ``?starttls=1``."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in {"smtp", "smtps"} or not parts.hostname:
+        raise ImproperlyConfigured(f"TAKEDOWN_SMTP_URL={url!r} is not smtp://host:port or smtps://")
+    query = parse_qs(parts.query)
+    try:
+        port = parts.port or (465 if parts.scheme == "smtps" else 25)
+    except ValueError:
+        raise ImproperlyConfigured(f"TAKEDOWN_SMTP_URL={url!r} has a bad port") from None
+    return {
+        "host": parts.hostname,
+        "port": port,
+        "user": unquote(parts.username or ""),
+        "password": unquote(parts.password or ""),
+        "ssl": parts.scheme == "smtps",
+        "starttls": query.get("starttls", ["0"])[0].lower() in {"1", "true", "yes"},
+    }
+
+
+_smtp = _smtp_from_url(SMTP_URL)
+EMAIL_HOST = str(_smtp["host"])
+EMAIL_PORT = int(_smtp["port"])  # type: ignore[call-overload]
+EMAIL_HOST_USER = str(_smtp["user"])
+EMAIL_HOST_PASSWORD = env_secret("TAKEDOWN_SMTP_PASSWORD", str(_smtp["password"]))
+EMAIL_USE_SSL = bool(_smtp["ssl"])
+EMAIL_USE_TLS = bool(_smtp["starttls"])
+EMAIL_TIMEOUT = env_int("TAKEDOWN_SMTP_TIMEOUT", 30, minimum=1)
+INBOUND_LMTP = env_bool("TAKEDOWN_INBOUND_LMTP", False)
+# IMAP poller for teams that only have a mailbox: imaps://user:pass@host:993/INBOX
+IMAP_URL = env_secret("TAKEDOWN_IMAP_URL")
+IMAP_INTERVAL = env_float("TAKEDOWN_IMAP_INTERVAL", 60.0, minimum=1.0)
+
+
+def _interval(name: str, default: str) -> str:
+    from takedown.notices.intervals import IntervalError, parse_interval
+
+    raw = env_str(name, default)
+    try:
+        parse_interval(raw)
+    except IntervalError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from None
+    return raw
+
+
+# Sites of one organisation seen up within this many seconds go into one notice.
+NOTICE_BATCH_WINDOW = env_float("TAKEDOWN_NOTICE_BATCH_WINDOW", 5.0, minimum=0.0)
+# Named as in the sandbox scenarios' ``settings.renotify_after`` (seconds there).
+NOTICE_RENOTIFY_AFTER = _interval("TAKEDOWN_RENOTIFY_AFTER", "2bd")
+NOTICE_MAX_FOLLOWUPS = env_int("TAKEDOWN_NOTICE_MAX_FOLLOWUPS", 2, minimum=0)
+NOTICE_ESCALATE = env_bool("TAKEDOWN_NOTICE_ESCALATE", True)
+NOTICE_RETRY_BASE = env_float("TAKEDOWN_NOTICE_RETRY_BASE", 30.0, minimum=0.01)
+NOTICE_RETRY_MAX = env_float("TAKEDOWN_NOTICE_RETRY_MAX", 3600.0, minimum=0.01)
+# A message claimed for sending this long ago by a worker that never finished
+# is not sent again (it may have left): it is marked "uncertain" for a handler.
+NOTICE_SENDING_TIMEOUT = env_float("TAKEDOWN_NOTICE_SENDING_TIMEOUT", 600.0, minimum=1.0)
+NOTICE_TICK = env_float("TAKEDOWN_NOTICE_TICK", 1.0, minimum=0.01)
+NOTICE_FROM = env_str("TAKEDOWN_NOTICE_FROM", TEAM_EMAIL)
+NOTICE_XARF = env_bool("TAKEDOWN_NOTICE_XARF", True)
+# OpenPGP signing (PGP/MIME, RFC 3156) with python-gnupg; off while no key is named.
+NOTICE_GPG_KEY = env_str("TAKEDOWN_NOTICE_GPG_KEY", "")
+NOTICE_GPG_HOME = env_str("TAKEDOWN_NOTICE_GPG_HOME", "")
+NOTICE_GPG_PASSPHRASE = env_secret("TAKEDOWN_NOTICE_GPG_PASSPHRASE")
+
+# --- stats (takedown/stats; docs/stats.md) -----------------------------------
+# Extra non-business days every year, as MM-DD (e.g. the year-end holidays
+# "12-29,12-30,12-31,01-02,01-03"); weekends and Japanese national holidays
+# are always excluded.
+STATS_CLOSED_DAYS = env_list("TAKEDOWN_STATS_CLOSED_DAYS", [])
+for _day in STATS_CLOSED_DAYS:
+    _m, _sep, _d = _day.partition("-")
+    if not (_sep and _m.isdigit() and _d.isdigit() and 1 <= int(_m) <= 12 and 1 <= int(_d) <= 31):
+        raise ImproperlyConfigured(f"TAKEDOWN_STATS_CLOSED_DAYS: {_day!r} is not MM-DD")
+# Longest the statistics pages lag behind new events (recomputation is rate-limited to
+# about 5% of the time by what it costs; small histories are recomputed at once).
+STATS_CACHE_SECONDS = env_int("TAKEDOWN_STATS_CACHE_SECONDS", 300, minimum=0)
+# Font family for chart labels; empty: the first CJK font found (Noto Sans CJK JP, IPAex ...).
+STATS_FONT = env_str("TAKEDOWN_STATS_FONT", "")
+# Queries of one computation run side by side on this many connections.
+STATS_WORKERS = env_int("TAKEDOWN_STATS_WORKERS", min(4, os.cpu_count() or 1), minimum=1)
+
+# --- monitor (docs/monitor.md) ---------------------------------------------------
+# Seconds between checks of a site that is up, or down but not yet confirmed.
+# Sites that are down are watched for revival at a slowly growing interval
+# (a quarter of the time since they went down, between CHECK_INTERVAL and
+# WATCH_INTERVAL_MAX) until WATCH_FOR has passed.
+CHECK_INTERVAL = env_float("TAKEDOWN_CHECK_INTERVAL", 1800.0, minimum=0.01)
+CONFIRM_DOWN = env_int("TAKEDOWN_CONFIRM_DOWN", 2, minimum=1)
+WATCH_FOR = env_float("TAKEDOWN_WATCH_FOR", 30 * 86400.0, minimum=0)
+WATCH_INTERVAL_MAX = env_float("TAKEDOWN_WATCH_INTERVAL_MAX", 86400.0, minimum=0.01)
+MONITOR_BATCH = env_int("TAKEDOWN_MONITOR_BATCH", 500, minimum=1)
+MONITOR_CONCURRENCY = env_int("TAKEDOWN_MONITOR_CONCURRENCY", 200, minimum=1)
+MONITOR_PER_HOST = env_int("TAKEDOWN_MONITOR_PER_HOST", 4, minimum=1)
+MONITOR_IDLE = env_float("TAKEDOWN_MONITOR_IDLE", 1.0, minimum=0.01)
+FETCH_CONNECT_TIMEOUT = env_float("TAKEDOWN_FETCH_CONNECT_TIMEOUT", 5.0, minimum=0.01)
+FETCH_READ_TIMEOUT = env_float("TAKEDOWN_FETCH_READ_TIMEOUT", 10.0, minimum=0.01)
+FETCH_TIMEOUT = env_float("TAKEDOWN_FETCH_TIMEOUT", 20.0, minimum=0.01)
+FETCH_MAX_BODY = env_int("TAKEDOWN_FETCH_MAX_BODY", 1024 * 1024, minimum=1024)
+FETCH_MAX_DOWNLOAD = env_int("TAKEDOWN_FETCH_MAX_DOWNLOAD", 32 * 1024 * 1024, minimum=1024)
+FETCH_ACCEPT_LANGUAGE = env_str("TAKEDOWN_FETCH_ACCEPT_LANGUAGE", "ja,en-US;q=0.9,en;q=0.8")
+# Which loopback networks ALLOW_LOOPBACK_TARGETS opens (the sandbox narrows it to
+# its scenario's networks).  127.0.0.1 itself is never fetched.
+LOOPBACK_TARGETS = env_list("TAKEDOWN_LOOPBACK_TARGETS", ["127.0.0.0/8"])
+import ipaddress as _ipaddress  # noqa: E402 - only this check needs it
+
+for _net in LOOPBACK_TARGETS:
+    try:
+        if not _ipaddress.ip_network(_net, strict=False).is_loopback:
+            raise ValueError("not a loopback network")
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"TAKEDOWN_LOOPBACK_TARGETS: {_net!r}: {_exc}") from None
+SCREENSHOTS = env_bool("TAKEDOWN_SCREENSHOTS", not TESTING)
+SCREENSHOT_TIMEOUT = env_float("TAKEDOWN_SCREENSHOT_TIMEOUT", 30.0, minimum=1)
+CHROMIUM_PATH = env_str("TAKEDOWN_CHROMIUM_PATH", "/usr/bin/chromium")
+# Keep malware samples (zipped, password "infected") besides their hash and size.
+KEEP_MALWARE = env_bool("TAKEDOWN_KEEP_MALWARE", False)
 
 # --- background work ----------------------------------------------------------
 HUEY_REDIS_URL = env_str("TAKEDOWN_REDIS_URL", "")

@@ -190,7 +190,13 @@ def _import_batch(
             if not row.url:
                 raise ValueError("empty URL")
             extracted = normalise_url(row.url)
-            received = _parse_date(row.date, tz) if row.date.strip() else timezone.now()
+            if row.date.strip():
+                received = _parse_date(row.date, tz)
+            elif historical:
+                # A past takedown without a date cannot be placed in the statistics.
+                raise ValueError("no date (required with --history)")
+            else:
+                received = timezone.now()
             if row.kind and row.kind not in {"phishing", "malware"}:
                 raise ValueError(f"unknown kind {row.kind!r}")
         except (InvalidURL, ValueError) as exc:

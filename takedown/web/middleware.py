@@ -24,5 +24,8 @@ class SecurityHeadersMiddleware:
         if not request.path.startswith("/api/docs"):
             response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        # same-origin, not no-referrer: with no-referrer browsers send "Origin: null"
+        # on form posts and Django's CSRF check refuses every login.  Links
+        # never point at reported sites, so nothing leaks to them either way.
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         return response

@@ -71,7 +71,7 @@ def test_it_refuses_a_bad_environment_with_one_line(tmp_path: Path) -> None:
 
 
 def test_it_answers_an_unknown_option_with_one_line(tmp_path: Path) -> None:
-    for command in (["report"], ["import", "x.csv"], ["extract"]):
+    for command in (["report"], ["import", "x.csv"], ["extract"], ["stats"], ["locate", "x"]):
         result = run_cli([*command, "--no-such-option"], tmp_path)
         assert result.returncode == 2, command
         lines = result.stderr.decode().strip().splitlines()

@@ -97,3 +97,14 @@ def test_it_imports_a_real_jpcert_month() -> None:
     call_command("import", str(path), "--history", "--quiet")
     assert Site.objects.count() == count
     assert Report.objects.count() == len(lines) - 1
+
+
+def test_it_refuses_a_history_row_without_a_date(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_text(
+        "date,URL,description\n,http://nodate.example/,X\n2022/01/04 07:09:00,http://dated.example/,Y\n"
+    )
+    stats = import_csv(path, historical=True)
+    assert (stats.imported, stats.bad) == (1, 1)
+    assert "no date" in stats.errors[0]
+    assert Report.objects.get(status=ReportStatus.REJECTED).raw_text == ",http://nodate.example/,X"

@@ -1,0 +1,73 @@
+"""The handler UI in a real browser (Debian's Chromium driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+
+from takedown.cases.models import Site
+from takedown.monitor.screenshot import CHROMIUM_ARGS
+
+# The evidence browser maps every host name to nowhere; here it must reach the
+# test server, so that one rule is left out.
+ARGS = [a for a in CHROMIUM_ARGS if not a.startswith("--host-resolver-rules")]
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Any:
+    if not Path(settings.CHROMIUM_PATH).exists():
+        pytest.skip(f"no Chromium at {settings.CHROMIUM_PATH} (make test installs it)")
+    # Playwright's sync API refuses to start inside a running asyncio loop;
+    # Django's async-unsafe check must also know this thread is synchronous.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=settings.CHROMIUM_PATH, args=ARGS)
+        context = browser.new_context(locale="en-US")
+        yield context.new_page()
+        browser.close()
+
+
+@pytest.fixture
+def server(live_server: Any) -> str:
+    return str(live_server.url).replace("localhost", "127.0.0.1")
+
+
+def test_it_logs_in_and_takes_a_report_in_a_real_browser(
+    page: Any, server: str, alice: Any
+) -> None:
+    page.goto(f"{server}/login/")
+    page.fill("input[name=username]", "alice")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("main button[type=submit]")
+    page.wait_for_load_state()
+    assert page.url == f"{server}/", page.inner_text("body")[:500]
+    assert page.locator("h1").inner_text() == "Dashboard"
+
+    page.goto(f"{server}/reports/new")
+    page.fill("textarea[name=text]", "Phish: hxxps://login.bank-a[.]example/jp/ <b>bold</b>")
+    page.select_option("select[name=reporter_type]", "financial")
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{server}/reports/*/")
+    site = Site.objects.get()
+    assert site.url == "https://login.bank-a.example/jp/"
+
+    page.goto(f"{server}/sites/{site.pk}/")
+    assert "hxxps://login[.]bank-a[.]example/jp/" in page.inner_text("main")
+    # Never a live link to the reported site.
+    assert page.locator("a[href*='login.bank-a.example']").count() == 0
+
+
+def test_it_switches_the_interface_to_japanese(page: Any, server: str, alice: Any) -> None:
+    page.goto(f"{server}/login/")
+    page.select_option("select[name=language]", "ja")
+    page.click("form.inline button[type=submit]")
+    page.wait_for_load_state()
+    assert "ログイン" in page.inner_text("h1")
