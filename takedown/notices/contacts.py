@@ -113,8 +113,10 @@ def escalation_recipients(org: Any, sites: Iterable[Any]) -> list[tuple[str, str
 
     site_list = list(sites)
     for site in site_list:
+        # The registrar and any CDN in front are on the site's latest location.
+        location = site.locations.select_related("registrar", "cdn").first()
         for role in ("registrar", "cdn"):
-            party = getattr(site, role, None)
+            party = getattr(location, role, None) if location is not None else None
             if party is not None:
                 add(role, _field(party, "abuse_emails"))
     add("registrar", _registrar_abuse([s.registered_domain for s in site_list]))

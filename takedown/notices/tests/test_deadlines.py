@@ -171,6 +171,21 @@ def test_it_escalates_to_the_registrar_of_the_domain(smtp: SmtpSink, settings: A
     assert "the registrar of the domain" in smtp.messages[-1].text
 
 
+def test_it_escalates_to_the_cdn_in_front_of_the_site(smtp: SmtpSink, settings: Any) -> None:
+    from takedown.locate.models import Location
+
+    settings.NOTICE_MAX_FOLLOWUPS = 0
+    org, site, _root = _send_first(smtp, country="US")
+    cdn = make_org("Example CDN", country="US", abuse=["abuse@cdn.example"], kind="other")
+    Location.objects.create(
+        site=site, outcome="located", host=site.host, ip=site.ip, organization=org, cdn=cdn
+    )
+    mail_tick(now=timezone.now() + timedelta(hours=2))
+    escalation = Notice.objects.get(kind=NoticeKind.ESCALATION)
+    assert "abuse@cdn.example" in escalation.recipients
+    assert "abuse@cdn.example" in smtp.messages[-1].rcpt_tos
+
+
 def test_it_resends_to_the_next_contact_when_abuse_bounces(smtp: SmtpSink) -> None:
     from takedown.notices.services import inbound_receive
 
