@@ -618,7 +618,7 @@ def _country(value: str | None) -> str | None:
 
 
 _REFERRAL_RE = re.compile(
-    r"(?mi)^\s*(refer|ReferralServer|Registrar WHOIS Server|Whois Server)\s*:[ \t]*(\S+)[ \t]*$"
+    r"(?mi)^\s*(refer|ReferralServer|Registrar WHOIS Server|Whois Server)\s*:[ \t]*(\S+)[ \t\r]*$"
 )
 
 

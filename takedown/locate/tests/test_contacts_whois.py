@@ -209,3 +209,11 @@ def test_it_follows_the_iana_referral_in_a_saved_answer() -> None:
     from takedown.locate.whois import referral_server
 
     assert referral_server(text) == "whois.nic.live"
+
+
+def test_it_follows_a_referral_in_an_answer_with_crlf_line_ends() -> None:
+    from takedown.locate.whois import referral_server
+
+    # RFC 3912: WHOIS lines end in CRLF.
+    text = "% IANA WHOIS server\r\n\r\nrefer:        whois.ripe.net\r\n\r\ninetnum: 193.0.0.0\r\n"
+    assert referral_server(text) == "whois.ripe.net"
