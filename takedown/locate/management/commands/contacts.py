@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -39,16 +39,6 @@ def read_input(name: str) -> bytes:
 
 class Command(BaseCommand):
     help = "Print the abuse contacts and holder of a saved RDAP or WHOIS response as JSON."
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        if parser.called_from_command_line:
-            # argparse prints the usage and then the error: the CONTRACT wants one line.
-            def one_line_error(message: str) -> NoReturn:
-                parser.exit(2, f"{parser.prog}: error: {message}\n")
-
-            parser.error = one_line_error  # type: ignore[method-assign]
-        return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
         group = parser.add_mutually_exclusive_group(required=True)

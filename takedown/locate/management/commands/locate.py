@@ -11,7 +11,7 @@ prints its result (``"outcome": "unresolvable"`` and the reason).
 from __future__ import annotations
 
 import json
-from typing import Any, NoReturn
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -21,16 +21,6 @@ from takedown.locate.services import locate_hosts, location_json, record_run
 
 class Command(BaseCommand):
     help = "Find the IP address holder, its type and abuse contacts, and the registrar of a URL."
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        parser = super().create_parser(prog_name, subcommand, **kwargs)
-        if parser.called_from_command_line:
-            # argparse prints the usage and then the error: the CONTRACT wants one line.
-            def one_line_error(message: str) -> NoReturn:
-                parser.exit(2, f"{parser.prog}: error: {message}\n")
-
-            parser.error = one_line_error  # type: ignore[method-assign]
-        return parser
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("url", help="the URL (defanged forms are accepted)")
