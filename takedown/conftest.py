@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _subprocesses_use_their_own_database() -> None:
+    """Commands a test starts as subprocesses get SQLite in their own data dir.
+
+    Settings have been read by now; without this, a PostgreSQL run (CI sets
+    DATABASE_URL) would point every ``takedown`` subprocess at the shared
+    server database instead of the test database or a throwaway file.
+    """
+    os.environ.pop("DATABASE_URL", None)
 
 
 @pytest.fixture
