@@ -377,5 +377,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("TAKEDOWN_LOG_LEVEL", "INFO").upper()},
-    "loggers": {"huey": {"level": "WARNING"}},
+    # aiosmtpd logs every connection at INFO under "mail.log".
+    "loggers": {"huey": {"level": "WARNING"}, "mail.log": {"level": "WARNING"}},
 }
