@@ -19,6 +19,7 @@ from takedown.lib.env import (
     env_float,
     env_hostport,
     env_int,
+    env_int_list,
     env_list,
     env_secret,
     env_str,
@@ -201,19 +202,22 @@ for _item in env_list("TAKEDOWN_REGISTRY_RATE_LIMITS", ["lacnic=10/60", "ripe=10
     except ValueError as _exc:
         raise ImproperlyConfigured(f"TAKEDOWN_REGISTRY_RATE_LIMITS: {_exc}") from None
     REGISTRY_RATE_LIMITS[_name] = _limit
-try:
-    LOCATE_RETRY_DELAYS = [
-        int(x) for x in env_list("TAKEDOWN_LOCATE_RETRY_DELAYS", ["600", "3600", "21600", "86400"])
-    ]
-except ValueError:
-    raise ImproperlyConfigured("TAKEDOWN_LOCATE_RETRY_DELAYS: comma-separated seconds") from None
-if not LOCATE_RETRY_DELAYS or min(LOCATE_RETRY_DELAYS) < 1:
+LOCATE_RETRY_DELAYS = env_int_list(
+    "TAKEDOWN_LOCATE_RETRY_DELAYS", [600, 3600, 21600, 86400], minimum=1
+)
+if not LOCATE_RETRY_DELAYS:
     raise ImproperlyConfigured("TAKEDOWN_LOCATE_RETRY_DELAYS: comma-separated seconds")
 LOCATE_BATCH_SIZE = env_int("TAKEDOWN_LOCATE_BATCH_SIZE", 500, minimum=1)
 LOCATE_CONCURRENCY = env_int("TAKEDOWN_LOCATE_CONCURRENCY", 64, minimum=1)
 LOCATE_REGISTRAR = env_bool("TAKEDOWN_LOCATE_REGISTRAR", True)
-ISP_ASNS = [int(x) for x in env_list("TAKEDOWN_ISP_ASNS", []) if x.isdigit()]
-CDN_ASNS = env_list("TAKEDOWN_CDN_ASNS", [])
+ISP_ASNS = env_int_list("TAKEDOWN_ISP_ASNS", [], minimum=1)
+# "64500=Example CDN,64501=Other CDN": extra CDNs recognised by AS number.
+CDN_ASNS: dict[int, str] = {}
+for _item in env_list("TAKEDOWN_CDN_ASNS", []):
+    _asn, _sep, _cdn = _item.partition("=")
+    if not _asn.strip().isdigit():
+        raise ImproperlyConfigured(f"TAKEDOWN_CDN_ASNS: {_item!r} is not ASN=name")
+    CDN_ASNS[int(_asn)] = _cdn.strip() or f"AS{_asn.strip()}"
 
 # --- mail ---------------------------------------------------------------------
 SMTP_URL = env_str("TAKEDOWN_SMTP_URL", "smtp://127.0.0.1:25")

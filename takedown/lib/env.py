@@ -66,6 +66,25 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+def env_int_list(name: str, default: list[int], *, minimum: int | None = None) -> list[int]:
+    """Comma-separated integers; any item that is not one stops the start."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return list(default)
+    values = []
+    for item in (part.strip() for part in raw.split(",")):
+        if not item:
+            continue
+        try:
+            value = int(item)
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an integer") from None
+        if minimum is not None and value < minimum:
+            raise ImproperlyConfigured(f"{name}: {value} is below the minimum {minimum}")
+        values.append(value)
+    return values
+
+
 def env_secret(name: str, default: str = "") -> str:
     """Read a secret from ``NAME`` or from the file named by ``NAME_FILE``."""
     file_name = os.environ.get(f"{name}_FILE")

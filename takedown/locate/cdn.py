@@ -74,12 +74,8 @@ class CdnMatch:
 
 
 def configured_cdn_asns() -> dict[int, str]:
-    out = dict(CDN_ASNS)
-    for item in settings.CDN_ASNS:
-        asn, _, name = item.partition("=")
-        if asn.strip().isdigit():
-            out[int(asn)] = name.strip() or f"AS{asn.strip()}"
-    return out
+    # settings.CDN_ASNS is parsed (and checked) when the settings load.
+    return {**CDN_ASNS, **settings.CDN_ASNS}
 
 
 def detect_cdn(

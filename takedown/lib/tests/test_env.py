@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from takedown.lib.defang import defang
-from takedown.lib.env import env_bool, env_hostport, env_int, env_secret
+from takedown.lib.env import env_bool, env_hostport, env_int, env_int_list, env_secret
 
 
 def test_it_reads_booleans_and_refuses_garbage(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -21,6 +21,17 @@ def test_it_refuses_a_non_integer(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("X_N", "12a")
     with pytest.raises(ImproperlyConfigured, match="not an integer"):
         env_int("X_N", 1)
+
+
+def test_it_reads_integer_lists_and_refuses_a_bad_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("X_INTS", "600, 3600,")
+    assert env_int_list("X_INTS", [1]) == [600, 3600]
+    monkeypatch.setenv("X_INTS", "600,AS64500")
+    with pytest.raises(ImproperlyConfigured, match="'AS64500' is not an integer"):
+        env_int_list("X_INTS", [1])
+    monkeypatch.setenv("X_INTS", "0")
+    with pytest.raises(ImproperlyConfigured, match="below the minimum"):
+        env_int_list("X_INTS", [1], minimum=1)
 
 
 def test_it_reads_a_secret_from_a_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
