@@ -130,9 +130,19 @@ def site_reopen(site: Site, *, actor: str, reason: str = "") -> Event:
     )
 
 
+class SitesByUrl(dict[str, Site]):
+    """Sites by URL; ``new`` names the URLs whose sites were created just now."""
+
+    new: set[str]
+
+    def __init__(self, sites: dict[str, Site], new: set[str]) -> None:
+        super().__init__(sites)
+        self.new = new
+
+
 def sites_create_bulk(
     rows: Iterable[dict[str, Any]], *, actor: str = "system", historical: bool = False
-) -> dict[str, Site]:
+) -> SitesByUrl:
     """Create the sites named in ``rows`` that do not exist yet; return all by URL.
 
     Each row has ``url``, ``host``, ``registered_domain`` and optionally
@@ -144,7 +154,7 @@ def sites_create_bulk(
     for row in rows:
         by_url.setdefault(row["url"], row)
     if not by_url:
-        return {}
+        return SitesByUrl({}, set())
     existing = {s.url: s for s in Site.objects.filter(url__in=list(by_url))}
     now = timezone.now()
     new_rows = [(url, row) for url, row in by_url.items() if url not in existing]
@@ -199,7 +209,7 @@ def sites_create_bulk(
                 ],
             )
         existing.update(created)
-    return existing
+    return SitesByUrl(existing, {url for url, _ in new_rows})
 
 
 def incident_create(*, title: str, sites: Iterable[Site], actor: str = "system") -> Incident:

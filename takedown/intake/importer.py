@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from takedown.cases import pipeline
-from takedown.cases.models import Event, Site
+from takedown.cases.models import Event
 from takedown.cases.services import sites_create_bulk
 from takedown.intake.extract import InvalidURL, normalise_url
 from takedown.intake.models import Report, Reporter, ReportStatus
@@ -293,8 +293,6 @@ def _import_batch(
                 for key, _, _, received in good
             ],
         )
-        urls = [e.url for _, _, e, _ in good]
-        before = set(Site.objects.filter(url__in=urls).values_list("url", flat=True))
         sites = sites_create_bulk(
             [
                 {
@@ -335,10 +333,10 @@ def _import_batch(
                     "",
                 )
                 for key, _, e, received in good
-                if e.url in before or first_report[e.url] != report_ids[key]
+                if e.url not in sites.new or first_report[e.url] != report_ids[key]
             ],
         )
-        new_ids = [s.pk for url, s in sites.items() if url not in before]
+        new_ids = [sites[url].pk for url in sites.new]
         stats.imported += len(good)
         stats.new_sites += len(new_ids)
         if not historical:

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from takedown.cases import pipeline
-from takedown.cases.models import Site
+from takedown.cases.models import Event, Site
 from takedown.cases.services import event_record, incident_create, sites_create_bulk
 from takedown.intake.extract import ExtractedURL, InvalidURL, extract_urls, normalise_url
 from takedown.intake.models import Channel, Purpose, Report, Reporter, ReporterKind, ReportStatus
@@ -221,9 +221,6 @@ def report_receive(
 
     with transaction.atomic():
         report.save()
-        before = set(
-            Site.objects.filter(url__in=[u.url for u in unique]).values_list("url", flat=True)
-        )
         sites_by_url = sites_create_bulk(
             [
                 {
@@ -240,16 +237,20 @@ def report_receive(
         )
         sites = [sites_by_url[u.url] for u in unique]
         report.sites.add(*sites)
-        new_sites = [s for s in sites if s.url not in before]
-        for site in sites:
-            event_record(
-                kind="site.rereported" if site.url in before else "report.linked",
-                site=site,
-                report=report,
-                actor=actor,
-                at=received,
-                data={"report": report.pk, "channel": channel},
-            )
+        new_sites = [s for s in sites if s.url in sites_by_url.new]
+        Event.objects.bulk_create(
+            [
+                Event(
+                    kind="report.linked" if site.url in sites_by_url.new else "site.rereported",
+                    site=site,
+                    report=report,
+                    actor=actor,
+                    at=received,
+                    data={"report": report.pk, "channel": channel},
+                )
+                for site in sites
+            ]
+        )
         if len(sites) > 1:
             incident = incident_create(
                 title=report.subject or f"{len(sites)} sites reported ({channel})",

@@ -104,3 +104,13 @@ def test_it_ignores_a_mail_delivered_twice() -> None:
     assert Report.objects.count() == 1
     assert bytes(first.report.raw_bytes or b"") == raw
     assert first.report.subject == "phish"
+
+
+def test_it_refuses_a_url_longer_than_a_site_can_store() -> None:
+    long_url = "http://long.example/" + "a" * 3000
+    with pytest.raises(ReportError):
+        report_receive(channel="api", urls=[long_url], reporter=BANK)
+    report = Report.objects.get()
+    assert report.status == ReportStatus.REJECTED
+    assert report.raw_text == long_url
+    assert Site.objects.count() == 0
