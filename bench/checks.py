@@ -77,37 +77,12 @@ def scenario(n: int, addresses: int) -> dict[str, object]:
 def start_sandbox(
     workdir: Path, spec: dict[str, object]
 ) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    from takedown.sandbox.testing import start_sandbox_process
+
     path = workdir / "bench.yaml"
     path.write_text(yaml.safe_dump(spec))
-    env_file = workdir / "sandbox.env"
     env = {k: v for k, v in os.environ.items() if not k.startswith("TAKEDOWN_")}
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "takedown.cli",
-            "sandbox",
-            "up",
-            str(path),
-            "--env-file",
-            str(env_file),
-        ],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 300
-    while not env_file.exists():
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit("the sandbox did not start")
-        time.sleep(0.2)
-    time.sleep(0.2)
-    values = {}
-    for line in env_file.read_text().splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, _, value = line.partition("=")
-            values[key.strip()] = value.strip()
-    return proc, values
+    return start_sandbox_process(path, env=env, workdir=workdir)
 
 
 def setup_django(data_dir: Path, sandbox_env: dict[str, str]) -> None:

@@ -84,6 +84,7 @@ def main() -> None:
 
     from takedown.locate.tests.worlds import bulk_scenario
     from takedown.sandbox.scenario import scenario_from_dict
+    from takedown.sandbox.testing import start_sandbox_process
 
     # 25 addresses per network: the sandbox's farm opens two listeners per
     # address, and 10,000 addresses would exceed the open-files limit.
@@ -100,33 +101,11 @@ def main() -> None:
     # The sandbox in its own process, as a real resolver and registries would be.
     path = work / "scenario.yaml"
     path.write_text(yaml.safe_dump(raw))
-    env_file = work / "sandbox.env"
     child_env = {**os.environ, "TAKEDOWN_DATA_DIR": str(work / "sandbox-data")}
     child_env.pop("DJANGO_SETTINGS_MODULE", None)
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "takedown.cli",
-            "sandbox",
-            "up",
-            str(path),
-            "--env-file",
-            str(env_file),
-        ],
-        cwd=REPO,
-        env=child_env,
-        stdout=subprocess.DEVNULL,
-    )
+    child, sandbox_env = start_sandbox_process(path, env=child_env, workdir=work, timeout=120)
     try:
-        deadline = time.monotonic() + 120
-        while not env_file.exists() or not env_file.read_text().strip():
-            if child.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the sandbox did not start")
-            time.sleep(0.2)
-        for line in env_file.read_text().splitlines():
-            key, _, value = line.partition("=")
-            os.environ[key.strip()] = value.strip()
+        os.environ.update(sandbox_env)
         setup_django()
         run(scenario, args, None)
     finally:

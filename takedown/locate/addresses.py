@@ -35,7 +35,3 @@ def address_refusal(ip: str) -> str | None:
     if addr.is_reserved or not addr.is_global:
         return "reserved address"
     return None
-
-
-def is_public(ip: str) -> bool:
-    return address_refusal(ip) is None

@@ -85,12 +85,6 @@ def locate_hosts(hosts: dict[str, str], *, locator: Locator | None = None) -> Lo
     return LocateRun(results, locator, dict(locator.counters.counts))
 
 
-def _hex(ip: str) -> tuple[int, str]:
-    addr = ipaddress.ip_address(ip)
-    width = 8 if addr.version == 4 else 32
-    return addr.version, f"{int(addr):0{width}x}"
-
-
 def _preload_networks(locator: Locator, ips: list[str]) -> None:
     """Put the cached ``Network`` rows covering ``ips`` in the locator's memory cache.
 
@@ -355,6 +349,19 @@ class _Recorder:
         self.ttl = timedelta(seconds=int(settings.REGISTRY_CACHE_TTL))
         self.networks: dict[int, Network] = {}
         self.domains: dict[str, DomainRecord] = {}
+        self.cdns: dict[str, Organization] = {}
+        self.registrars: dict[
+            tuple[str | None, str | None, tuple[str, ...]], Organization | None
+        ] = {}
+        # The cached networks the run used, fetched in one query rather than one each.
+        cached = {
+            res.network.db_id
+            for res in run.results.values()
+            if res.network is not None and res.network.db_id is not None
+        }
+        self.cached_networks = (
+            Network.objects.select_related("organization").in_bulk(cached) if cached else {}
+        )
 
     def network(self, info: NetworkInfo) -> Network:
         key = id(info)
@@ -362,7 +369,7 @@ class _Recorder:
             return self.networks[key]
         row = None
         if info.db_id is not None:
-            row = Network.objects.select_related("organization").filter(pk=info.db_id).first()
+            row = self.cached_networks.get(info.db_id)
         if row is None:
             row = self._store_network(info)
         elif row.organization is None:
@@ -384,6 +391,11 @@ class _Recorder:
         Network.objects.filter(
             version=net.version, start=start, end=end, data__context=self.context
         ).delete()
+        for pk, cached in list(self.cached_networks.items()):
+            if (cached.version, cached.start, cached.end) == (net.version, start, end) and (
+                cached.data.get("context") == self.context
+            ):
+                del self.cached_networks[pk]
         row = Network.objects.create(
             version=net.version,
             start=start,
@@ -407,13 +419,29 @@ class _Recorder:
         info.db_id = row.pk
         return row
 
+    def cdn(self, name: str) -> Organization:
+        if name not in self.cdns:
+            self.cdns[name] = _cdn_org(name)
+        return self.cdns[name]
+
     def domain(self, info: DomainInfo) -> DomainRecord | None:
         if not info.ok:
             return None
         if info.domain in self.domains:
             return self.domains[info.domain]
+        if info.db_id is not None:
+            # Came from the cache: rewriting it would restamp ``expires`` and
+            # keep a registrar answer alive for as long as the domain is used.
+            cached = DomainRecord.objects.select_related("registrar").filter(pk=info.db_id).first()
+            if cached is not None:
+                self.domains[info.domain] = cached
+                return cached
         now = timezone.now()
-        registrar = _registrar_org(info)
+        # Many domains share a registrar: look it up and refresh it once per run.
+        key = (info.registrar_iana_id, info.registrar_name, tuple(info.registrar_abuse))
+        if key not in self.registrars:
+            self.registrars[key] = _registrar_org(info)
+        registrar = self.registrars[key]
         row, _ = DomainRecord.objects.update_or_create(
             domain=info.domain[:255],
             defaults={
@@ -572,7 +600,7 @@ def sites_locate(site_ids: list[int]) -> dict[str, list[int]]:
             registrar = domain.registrar if domain is not None else None
             cdn = None
             if res.cdn is not None:
-                cdn = org if res.cdn.by in ("asn", "name") else _cdn_org(res.cdn.name)
+                cdn = org if res.cdn.by in ("asn", "name") else rec.cdn(res.cdn.name)
             data = location_json(site.url, res, org, registrar)
             location = Location(
                 site=site,

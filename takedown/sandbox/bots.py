@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from takedown.lib.defang import defang
 from takedown.sandbox.mail import (
     StoredMessage,
     build_auto_reply,
@@ -250,9 +251,7 @@ def _first_address(header: str) -> str:
 
 def _reply_body(org: Organization, sites: list[SiteRuntime]) -> str:
     down = [rt for rt in sites if rt.status == "down"]
-    urls = "\n".join(
-        f"  {rt.site.url.replace('http', 'hxxp', 1).replace('.', '[.]')}" for rt in sites
-    )
+    urls = "\n".join(f"  {defang(rt.site.url)}" for rt in sites)
     if org.language == "ja":
         if sites and len(down) == len(sites):
             ja = "ご連絡いただいたサイトについて、該当コンテンツを削除いたしました。"

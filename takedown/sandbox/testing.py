@@ -11,11 +11,18 @@ reaches them, so a test that sends notices should use ``sandbox_factory`` with a
 scenario of its own (a path, YAML text or a ``Scenario``), which is stopped when
 the test ends. ``sandbox_settings`` applies the sandbox's settings to Django's
 ``settings`` for the duration of a test.
+
+``start_sandbox_process`` runs the sandbox in a child process instead
+(``takedown sandbox up``), for benchmarks whose servers must not share the
+measuring process's GIL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +63,52 @@ def django_settings(sb: Sandbox) -> dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+def start_sandbox_process(
+    scenario_path: Path,
+    *,
+    env: Mapping[str, str],
+    workdir: Path,
+    timeout: float = 300.0,
+) -> tuple[subprocess.Popen[bytes], dict[str, str]]:
+    """Start ``takedown sandbox up scenario_path`` and wait for its settings.
+
+    Returns the child and the ``TAKEDOWN_*`` variables it wrote; the caller
+    stops the child (SIGINT or SIGTERM make it shut its servers down cleanly).
+    """
+    env_file = workdir / "sandbox.env"
+    env_file.unlink(missing_ok=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "takedown.cli",
+            "sandbox",
+            "up",
+            str(scenario_path),
+            "--env-file",
+            str(env_file),
+        ],
+        cwd=REPO_ROOT,
+        env=dict(env),
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + timeout
+    # The command writes the file in one go, ending with a newline: until that
+    # newline is there the file may be partly written.
+    while not (env_file.exists() and env_file.read_text().endswith("\n")):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait()
+            raise RuntimeError(f"the sandbox did not start (exit status {proc.returncode})")
+        time.sleep(0.2)
+    values: dict[str, str] = {}
+    for line in env_file.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, _, value = line.partition("=")
+            values[key.strip()] = value.strip()
+    return proc, values
 
 
 @pytest.fixture(scope="session")

@@ -104,6 +104,22 @@ def test_it_asks_the_registries_once_per_network(sandbox_settings: Sandbox) -> N
     assert more.organization is not None and more.organization.name == "Example Host F GmbH"
 
 
+def test_it_does_not_extend_a_cached_domain_record_by_using_it(sandbox_settings: Sandbox) -> None:
+    from takedown.locate.models import DomainRecord
+
+    (first,) = make_sites("http://login.bank-a.example/jp/")
+    sites_locate([first.pk])
+    record = DomainRecord.objects.get(domain=first.registered_domain)
+    # Another site of the same domain, located from the database cache.
+    clear_caches()
+    (second,) = make_sites("http://login.bank-a.example/other/")
+    sites_locate([second.pk])
+    again = DomainRecord.objects.get(pk=record.pk)
+    assert (again.fetched, again.expires) == (record.fetched, record.expires)
+    second.refresh_from_db()
+    assert second.state == SiteState.LOCATED
+
+
 def test_a_handlers_edit_wins_over_the_registry_asked_again(sandbox_settings: Sandbox) -> None:
     (first,) = make_sites("http://bank-e-check.example/")  # univ-d
     sites_locate([first.pk])
