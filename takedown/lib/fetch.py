@@ -219,9 +219,7 @@ def guarded_socket_factory(policy: FetchPolicy) -> Callable[[Any], socket.socket
         family, type_, proto, _canon, sockaddr = addr_info
         reason = policy.refusal(sockaddr[0])
         if reason is not None:
-            attempt = _attempt.get()
-            if attempt is not None:
-                attempt.blocked.append(sockaddr[0])
+            _attempt_blocked(sockaddr[0])
             raise FetchFailure(Outcome.BLOCKED, f"refused to connect: {reason}")
         attempt = _attempt.get()
         if attempt is not None:
@@ -342,9 +340,7 @@ class SafeResolver(AbstractResolver):
         ips = await self.addresses(host)
         allowed = [ip for ip in ips if self.policy.refusal(ip) is None]
         if not allowed:
-            attempt = _attempt.get()
-            if attempt is not None:
-                attempt.blocked.extend(ips)
+            _attempt_blocked(*ips)
             reason = self.policy.refusal(ips[0]) or "refused"
             raise FetchFailure(
                 Outcome.BLOCKED, f"{host} resolves only to refused addresses: {reason}"
@@ -764,10 +760,10 @@ class Fetcher:
         result.body_sha256 = digest.hexdigest()
 
 
-def _attempt_blocked(ip: str) -> None:
+def _attempt_blocked(*ips: str) -> None:
     attempt = _attempt.get()
     if attempt is not None:
-        attempt.blocked.append(ip)
+        attempt.blocked.extend(ips)
 
 
 def _parse(url: str) -> URL:

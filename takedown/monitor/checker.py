@@ -73,9 +73,9 @@ async def observe(
     second = await _observe_as(fetcher, target, "mobile", max_download, tmp_dir)
     if second.outcome == "up":
         second.detail = f"{second.detail}; desktop browser got {first.outcome}: {first.detail}"
-        _discard(first)
+        discard_sample(first)
         return second
-    _discard(second)
+    discard_sample(second)
     return first
 
 
@@ -125,7 +125,8 @@ def _writer(f: IO[bytes]) -> Callable[[bytes], None]:
     return write
 
 
-def _discard(obs: Observation) -> None:
+def discard_sample(obs: Observation) -> None:
+    """Delete the temporary sample file of ``obs``, if any (it is not kept)."""
     if obs.sample_path:
         with contextlib.suppress(OSError):
             os.unlink(obs.sample_path)

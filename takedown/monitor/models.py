@@ -68,12 +68,6 @@ class Check(models.Model):
     def is_down(self) -> bool:
         return outcome_is_down(self.outcome)
 
-    @property
-    def final_url_defanged(self) -> str:
-        from takedown.lib.defang import defang
-
-        return defang(self.final_url)
-
 
 class ScreenshotState(models.TextChoices):
     PENDING = "pending", pgettext_lazy("screenshot", "pending")

@@ -7,10 +7,8 @@ docs/monitor.md explains the rules; the numbered steps below follow it.
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
-import os
 import random
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
@@ -27,7 +25,7 @@ from django.utils import timezone
 from takedown.cases import pipeline
 from takedown.cases.models import DOWN_STATES, Event, Site, SiteKind, SiteState
 from takedown.cases.services import event_record, site_try_transition
-from takedown.monitor.checker import Observation, Target
+from takedown.monitor.checker import Observation, Target, discard_sample
 from takedown.monitor.content import Reference
 from takedown.monitor.models import (
     Check,
@@ -321,7 +319,7 @@ def observations_record(observations: Sequence[Observation]) -> list[Check]:
                 # One site's trouble must not lose the batch's other results.
                 log.exception("recording check of site %s failed", site.pk)
             finally:
-                _discard_sample(obs)
+                discard_sample(obs)
         _update_rows(
             Watch,
             ["checks", "down_streak", "decided", "last_outcome", "last_checked", "last_up"],
@@ -517,13 +515,6 @@ def _zip_sample(obs: Observation) -> bytes:
         zf.setpassword(b"infected")
         zf.write(obs.sample_path, arcname=obs.result.body_sha256 or "sample")
     return buf.getvalue()
-
-
-def _discard_sample(obs: Observation) -> None:
-    if obs.sample_path:
-        with contextlib.suppress(OSError):
-            os.unlink(obs.sample_path)
-        obs.sample_path = None
 
 
 def evidence_tmp_dir() -> str:

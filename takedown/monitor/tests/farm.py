@@ -117,6 +117,9 @@ class Farm:
             raise web.HTTPFound("http://127.0.0.1/canary")
         if path == "/to-metadata":
             raise web.HTTPFound("http://169.254.169.254/latest/meta-data/")
+        if path == "/to-mapped":
+            # ::ffff:127.0.0.1 reaches 127.0.0.1 on a dual-stack socket.
+            raise web.HTTPFound(f"http://[::ffff:127.0.0.1]:{self.http_port}/canary")
         if path == "/to-ftp":
             raise web.HTTPFound("ftp://bank.example/file")
         if path == "/bigheader":

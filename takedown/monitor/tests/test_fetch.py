@@ -160,7 +160,7 @@ def test_it_refuses_ip_literals_at_connect_time(farm: Farm, policy: FetchPolicy)
     assert farm.canary_hits["/canary"] == 0
 
 
-@pytest.mark.parametrize("path", ["/to-private", "/to-metadata"])
+@pytest.mark.parametrize("path", ["/to-private", "/to-metadata", "/to-mapped"])
 def test_it_refuses_redirects_to_private_addresses(
     farm: Farm, policy: FetchPolicy, path: str
 ) -> None:

@@ -26,6 +26,18 @@ def last_check(site: Site) -> Check:
     return check
 
 
+def notified_then_checked(farm: Farm, path: str, mode: str, capture: Any, rounds: int = 2) -> Site:
+    """A site seen up and notified, then checked ``rounds`` times while the farm serves ``mode``."""
+    site = located_site(f"http://login.{ZONE}{path}")
+    check_round(capture)
+    move(site, SiteState.NOTIFIED, kind="notice.sent")
+    farm.modes[path] = mode
+    for _ in range(rounds):
+        make_due(site)
+        check_round(capture)
+    return site
+
+
 def test_it_sees_a_new_site_up_keeps_evidence_and_hands_it_to_notices(
     handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
 ) -> None:
@@ -138,13 +150,7 @@ def test_it_revives_a_closed_site(
     farm: Farm, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
 ) -> None:
     path = "/closed-then-back"
-    site = located_site(f"http://login.{ZONE}{path}")
-    check_round(django_capture_on_commit_callbacks)
-    move(site, SiteState.NOTIFIED, kind="notice.sent")
-    farm.modes[path] = "410"
-    for _ in range(2):
-        make_due(site)
-        check_round(django_capture_on_commit_callbacks)
+    site = notified_then_checked(farm, path, "410", django_capture_on_commit_callbacks)
     site = move(site, SiteState.CLOSED, kind="site.closed")
     farm.modes[path] = "up"
     make_due(site)
@@ -175,13 +181,7 @@ def test_it_sees_a_suspension_page_with_status_200_as_content_gone(
     farm: Farm, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
 ) -> None:
     path = "/will-be-suspended"
-    site = located_site(f"http://login.{ZONE}{path}")
-    check_round(django_capture_on_commit_callbacks)
-    move(site, SiteState.NOTIFIED, kind="notice.sent")
-    farm.modes[path] = "suspended"
-    for _ in range(2):
-        make_due(site)
-        check_round(django_capture_on_commit_callbacks)
+    site = notified_then_checked(farm, path, "suspended", django_capture_on_commit_callbacks)
     check = last_check(site)
     assert check.outcome == "content_gone"
     assert check.status == 200
