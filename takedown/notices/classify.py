@@ -28,7 +28,7 @@ from email import policy as email_policy
 from email.header import Header, decode_header, make_header
 from email.message import Message
 from email.parser import BytesParser
-from email.utils import getaddresses, parseaddr
+from email.utils import parseaddr
 
 NOTICE_TOKEN = re.compile(r"TKD#N(\d{1,12})", re.IGNORECASE)
 REPORT_TOKEN = re.compile(r"TKD-R(\d{1,12})", re.IGNORECASE)
@@ -478,7 +478,3 @@ def classify_message(raw: bytes) -> Classified:
     out.kind = "human"
     out.reason = "written by a person"
     return out
-
-
-def sender_addresses(raw_header: str) -> list[str]:
-    return [a.lower() for _, a in getaddresses([raw_header]) if a]

@@ -22,7 +22,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Prefetch, prefetch_related_objects
 
+from takedown.locate.models import Location
 from takedown.notices.models import BadAddress, CountryCSIRT
 
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
@@ -112,9 +114,17 @@ def escalation_recipients(org: Any, sites: Iterable[Any]) -> list[tuple[str, str
                 pairs.append((role, addr))
 
     site_list = list(sites)
+    # One query for every site's locations rather than one per site.
+    prefetch_related_objects(
+        site_list,
+        Prefetch(
+            "locations",
+            queryset=Location.objects.select_related("registrar", "cdn").order_by("-at", "-id"),
+        ),
+    )
     for site in site_list:
         # The registrar and any CDN in front are on the site's latest location.
-        location = site.locations.select_related("registrar", "cdn").first()
+        location = next(iter(site.locations.all()), None)
         for role in ("registrar", "cdn"):
             party = getattr(location, role, None) if location is not None else None
             if party is not None:

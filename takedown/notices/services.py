@@ -32,7 +32,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Max, Q
 from django.utils import timezone
 
 from takedown.cases.models import Event, Site, SiteState
@@ -433,20 +433,19 @@ def notice_mark_sent(notice: Notice, *, at: datetime, uncertain: bool = False) -
 
 def _thread_sites_still_up(root: Notice) -> list[Site]:
     """Sites of the thread that are still up and whose latest notice is this thread."""
-    out = []
-    for site in root.sites.filter(state__in=STILL_UP).order_by("pk"):
-        latest = (
-            NoticeSite.objects.filter(
-                site=site, notice__kind__in=[NoticeKind.INITIAL, NoticeKind.REVIVAL]
-            )
-            .exclude(notice__state__in=[NoticeState.CANCELLED, NoticeState.COLLECTING])
-            .order_by("-notice_id")
-            .values_list("notice_id", flat=True)
-            .first()
+    sites = list(root.sites.filter(state__in=STILL_UP).order_by("pk"))
+    # One grouped query instead of one per site: a thread can hold hundreds.
+    latest = dict(
+        NoticeSite.objects.filter(
+            site__in=sites, notice__kind__in=[NoticeKind.INITIAL, NoticeKind.REVIVAL]
         )
-        if latest == root.pk:
-            out.append(site)
-    return out
+        .exclude(notice__state__in=[NoticeState.CANCELLED, NoticeState.COLLECTING])
+        .order_by()
+        .values("site_id")
+        .annotate(latest=Max("notice_id"))
+        .values_list("site_id", "latest")
+    )
+    return [site for site in sites if latest.get(site.pk) == root.pk]
 
 
 def notices_process_deadlines(*, now: datetime | None = None, limit: int = 200) -> int:
@@ -485,26 +484,36 @@ def notice_deadline_passed(root: Notice) -> Notice | None:
     return None
 
 
+def _notice_create_once(sites: list[Site], **fields: Any) -> Notice | None:
+    """A queued notice for ``sites``, or None when its idempotency key was already used.
+
+    The savepoint lets a retried task or a second worker lose the race on the
+    unique key without spoiling the caller's transaction.
+    """
+    try:
+        with transaction.atomic():
+            notice = Notice.objects.create(state=NoticeState.QUEUED, **fields)
+    except IntegrityError:
+        return None
+    NoticeSite.objects.bulk_create([NoticeSite(notice=notice, site=site) for site in sites])
+    return notice
+
+
 def notice_followup(root: Notice, sites: list[Site]) -> Notice | None:
     number = root.followups + 1
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                followup = Notice.objects.create(
-                    kind=NoticeKind.FOLLOWUP,
-                    state=NoticeState.QUEUED,
-                    organization=root.organization,
-                    parent=root,
-                    language=root.language,
-                    idempotency_key=f"followup:{root.pk}:{number}",
-                )
-        except IntegrityError:
+        followup = _notice_create_once(
+            sites,
+            kind=NoticeKind.FOLLOWUP,
+            organization=root.organization,
+            parent=root,
+            language=root.language,
+            idempotency_key=f"followup:{root.pk}:{number}",
+        )
+        if followup is None:
             return None
         Notice.objects.filter(pk=root.pk).update(followups=number)
         root.followups = number
-        for site in sites:
-            NoticeSite.objects.create(notice=followup, site=site)
-        followup.parent = root
         _compose_org_notice(followup, sites, threaded=True)
     return followup
 
@@ -512,21 +521,16 @@ def notice_followup(root: Notice, sites: list[Site]) -> Notice | None:
 def notice_escalate(root: Notice, sites: list[Site]) -> Notice | None:
     pairs = escalation_recipients(root.organization, sites)
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                notice = Notice.objects.create(
-                    kind=NoticeKind.ESCALATION,
-                    state=NoticeState.QUEUED,
-                    organization=root.organization,
-                    parent=root,
-                    language="en",
-                    idempotency_key=f"escalate:{root.pk}",
-                )
-        except IntegrityError:
+        notice = _notice_create_once(
+            sites,
+            kind=NoticeKind.ESCALATION,
+            organization=root.organization,
+            parent=root,
+            language="en",
+            idempotency_key=f"escalate:{root.pk}",
+        )
+        if notice is None:
             return None
-        for site in sites:
-            NoticeSite.objects.create(notice=notice, site=site)
-        notice.parent = root
         if not pairs:
             Notice.objects.filter(pk=root.pk).update(escalated_at=timezone.now())
             _fail(
@@ -637,21 +641,16 @@ def notice_resend_next_contact(notice: Notice) -> Notice | None:
         return None
     key = f"resend:{root.pk}:{','.join(sorted(to))}"[:200]
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                resend = Notice.objects.create(
-                    kind=NoticeKind.RESEND,
-                    state=NoticeState.QUEUED,
-                    organization=notice.organization,
-                    parent=root,
-                    language=root.language,
-                    idempotency_key=key,
-                )
-        except IntegrityError:
+        resend = _notice_create_once(
+            sites,
+            kind=NoticeKind.RESEND,
+            organization=notice.organization,
+            parent=root,
+            language=root.language,
+            idempotency_key=key,
+        )
+        if resend is None:
             return None
-        for site in sites:
-            NoticeSite.objects.create(notice=resend, site=site)
-        resend.parent = root
         _compose_org_notice(resend, sites, to=to)
     log.info("notice %s bounced; re-sent as %s to the %s contact", notice.pk, resend.pk, tier)
     return resend
@@ -680,21 +679,17 @@ def reporter_ack(report_id: int) -> Notice | None:
     if not reporter.notify_ack or not _reporter_reachable(reporter):
         return None
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                notice = Notice.objects.create(
-                    kind=NoticeKind.ACK,
-                    state=NoticeState.QUEUED,
-                    reporter=reporter,
-                    report=report,
-                    language=reporter.language,
-                    idempotency_key=f"ack:report{report.pk}",
-                )
-        except IntegrityError:
-            return None
         sites = list(report.sites.order_by("pk"))
-        for site in sites:
-            NoticeSite.objects.create(notice=notice, site=site)
+        notice = _notice_create_once(
+            sites,
+            kind=NoticeKind.ACK,
+            reporter=reporter,
+            report=report,
+            language=reporter.language,
+            idempotency_key=f"ack:report{report.pk}",
+        )
+        if notice is None:
+            return None
         from takedown.lib.defang import defang
 
         subject, body = reporter_text(
@@ -769,15 +764,27 @@ def _compose_closed(notice: Notice) -> OutboxMessage | None:
         notice.state = NoticeState.CANCELLED
         notice.save(update_fields=["state"])
         return None
+    from takedown.intake.models import Report
+
+    # Two grouped queries for the whole batch, not two per site.
+    last_down = dict(
+        Event.objects.filter(site__in=sites, kind="site.down")
+        .order_by()
+        .values("site_id")
+        .annotate(last=Max("at"))
+        .values_list("site_id", "last")
+    )
+    first_report: dict[int, Report] = {}
+    for rep in (
+        Report.objects.filter(reporter=reporter, sites__in=sites)
+        .annotate(site_pk=F("sites"))
+        .order_by("received", "pk")
+    ):
+        first_report.setdefault(rep.site_pk, rep)
     rows = []
     for site in sites:
-        down = (
-            Event.objects.filter(site=site, kind="site.down")
-            .order_by("-at")
-            .values_list("at", flat=True)
-            .first()
-        )
-        report = site.reports.filter(reporter=reporter).order_by("received").first()
+        down = last_down.get(site.pk)
+        report = first_report.get(site.pk)
         rows.append(
             {
                 "url": defang(site.url),

@@ -7,9 +7,12 @@ never rendered as HTML.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -27,17 +30,32 @@ from takedown.notices.models import (
 from takedown.notices.services import bad_address_allow, notice_close_per_admin
 
 
+def _filtered_list(
+    request: HttpRequest,
+    qs: QuerySet[Any],
+    field: str,
+    values: list[str],
+    extra: dict[str, Any],
+    template: str,
+) -> HttpResponse:
+    """A page of ``qs``, narrowed to ``?<field>=`` when that names a known value."""
+    chosen = request.GET.get(field, "")
+    if chosen in values:
+        qs = qs.filter(**{field: chosen})
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    return render(request, template, {"page": page, field: chosen, **extra})
+
+
 @login_required
 def notice_list(request: HttpRequest) -> HttpResponse:
     qs = Notice.objects.select_related("organization", "reporter").order_by("-created", "-id")
-    state = request.GET.get("state", "")
-    if state in NoticeState.values:
-        qs = qs.filter(state=state)
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(
+    return _filtered_list(
         request,
+        qs,
+        "state",
+        NoticeState.values,
+        {"states": NoticeState.choices},
         "notices/notice_list.html",
-        {"page": page, "state": state, "states": NoticeState.choices},
     )
 
 
@@ -82,14 +100,13 @@ def notice_close(request: HttpRequest, notice_id: int) -> HttpResponse:
 @login_required
 def inbound_list(request: HttpRequest) -> HttpResponse:
     qs = InboundMessage.objects.defer("raw").select_related("notice").order_by("-received", "-id")
-    kind = request.GET.get("kind", "")
-    if kind in InboundKind.values:
-        qs = qs.filter(kind=kind)
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(
+    return _filtered_list(
         request,
+        qs,
+        "kind",
+        InboundKind.values,
+        {"kinds": InboundKind.choices},
         "notices/inbound_list.html",
-        {"page": page, "kind": kind, "kinds": InboundKind.choices},
     )
 
 

@@ -161,12 +161,9 @@ def seconds_until(start: str, param: str = "%s") -> str:
 
 def json_text(col: str, key: str) -> str:
     """SQL for ``col[key]`` as text (NULL when absent)."""
-    col = _ident(col)
-    if not key.isidentifier():
-        raise ValueError(f"bad JSON key {key!r}")
     if is_postgres():
-        return f"({col} ->> '{key}')"
-    return f"CAST(json_extract({col}, '$.{key}') AS TEXT)"
+        return json_key(col, key)
+    return f"CAST({json_key(col, key)} AS TEXT)"
 
 
 def json_key(col: str, key: str) -> str:

@@ -147,3 +147,29 @@ def test_it_feeds_a_forwarded_phish_to_intake(listener: tuple[str, int]) -> None
     assert [s.url for s in inbound.report.sites.all()] == ["http://login.bank-u.example/verify"]
     reporter = inbound.report.reporter
     assert reporter is not None and reporter.email == "customer@mail.example"
+
+
+def test_it_keeps_a_mail_nested_deeper_than_the_parser_goes(listener: tuple[str, int]) -> None:
+    # Hundreds of message/rfc822 layers: the stdlib parser recurses per layer.
+    inner = PLAIN
+    for _ in range(300):
+        inner = (
+            b"From: Someone <someone@isp.example>\r\nSubject: fwd\r\n"
+            b"Content-Type: message/rfc822\r\n\r\n" + inner
+        )
+    raw = b"To: takedown@csirt.example\r\n" + inner
+    assert send_raw(listener, raw)[0] == 250
+    _stored(raw)
+    _still_listening(listener)
+
+
+def test_it_keeps_a_mail_with_broken_base64_and_a_lying_charset(listener: tuple[str, int]) -> None:
+    raw = (
+        b"From: Someone <someone@isp.example>\r\nTo: takedown@csirt.example\r\n"
+        b"Subject: =?x-no-such-charset?B?!!!notbase64?=\r\n"
+        b"Content-Type: text/plain; charset=utf-7\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        b"@@@@ this is not base64 ====\r\n\xff\xfe\r\n"
+    )
+    assert send_raw(listener, raw)[0] == 250
+    _stored(raw)
+    _still_listening(listener)

@@ -97,3 +97,21 @@ def test_it_closes_the_site_even_when_nobody_is_told(smtp: SmtpSink) -> None:
     assert smtp.messages == []
     assert not Event.objects.filter(kind="reporter.closed_sent").exists()
     assert Event.objects.filter(site=site, kind="site.closed").count() == 1
+
+
+def test_it_gives_each_site_its_own_down_time_in_the_closure_message(smtp: SmtpSink) -> None:
+    org = make_org("Net X", country="US")
+    result = _report(
+        ["http://a.bank-x.example/", "http://b.bank-x.example/"],
+        email="cert@partner-x.example",
+        country="US",
+    )
+    _locate(result, org)
+    for site in result.sites:
+        confirm_down(site)
+        site_close(site.pk)
+    mail_tick()
+    [msg] = smtp.messages
+    assert msg.text.count("confirmed down:") == 2
+    assert "confirmed down: -" not in msg.text
+    assert msg.text.count(result.report.token) == 2
