@@ -17,23 +17,19 @@ import time
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.core.management import call_command, get_commands
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 
 def role_commands(host: str, port: int) -> dict[str, list[str]]:
     base = [sys.executable, "-m", "takedown.cli"]
-    roles = {
+    return {
         "web": [*base, "web", "--host", host, "--port", str(port)],
         "worker": [*base, "run_huey", "--quiet"],
+        "mail": [*base, "mail"],
+        # The monitor also takes the evidence screenshots in a thread of its own.
+        "monitor": [*base, "monitor"],
     }
-    # The mail listener and the monitor loop come with their packages.
-    available = get_commands()
-    if "mail" in available:
-        roles["mail"] = [*base, "mail"]
-    if "monitor" in available:
-        roles["monitor"] = [*base, "monitor"]
-    return roles
 
 
 class Command(BaseCommand):
