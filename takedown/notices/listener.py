@@ -5,7 +5,8 @@ it (``inbound_process``) in a worker thread, so a slow database or a hostile
 message never blocks the SMTP conversation of the next one.  A message is
 accepted (250) only once it is stored; when the store fails the sender gets
 a temporary error (451) and its MTA keeps the message and retries, so nothing
-is lost.  Oversize messages are refused with 552 before they are read.
+is lost.  Oversize messages are refused with 552; nothing else about a
+message's shape is (see ``_InboundSMTP``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import ssl
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, AnyStr
 from urllib.parse import unquote, urlsplit
 
 from aiosmtpd.controller import Controller
@@ -82,6 +83,37 @@ class InboundHandler:
         self.executor.shutdown(wait=True)
 
 
+class _InboundSMTP(SMTP):
+    """Accept lines of any length up to the message size limit.
+
+    aiosmtpd refuses a message with a line over 1,000 octets (RFC 5321
+    4.5.3.1.6) with a permanent 500, and the message is then lost: the sending
+    MTA bounces it. Phishing and bounces break that rule routinely (one-line
+    HTML, a 1 MB Subject), and we must keep them raw. The limit is both the
+    stream reader's line limit (fixed when the protocol is built) and the check
+    in DATA, so it is raised to just above the size limit: memory per
+    connection stays bounded by the size limit, as it already was for DATA.
+    """
+
+    def __init__(self, handler: Any, **kwargs: Any) -> None:
+        limit = kwargs.get("data_size_limit") or settings.INBOUND_MAX_BYTES
+        # + CRLF and the transparent dot; a longer line is over the size limit anyway.
+        self.line_length_limit = limit + 3
+        super().__init__(handler, **kwargs)
+
+    async def push(self, status: AnyStr) -> None:
+        # A line can be too long only when the message is over the size limit:
+        # say so, as for any oversize message.
+        if isinstance(status, str) and status.startswith("500 Line too long"):
+            await super().push("552 Error: Too much mail data")
+        else:
+            await super().push(status)
+
+
+class _InboundLMTP(_InboundSMTP, LMTP):
+    pass
+
+
 class InboundController(Controller):
     """aiosmtpd's threaded controller, speaking SMTP or LMTP (RFC 2033)."""
 
@@ -102,8 +134,8 @@ class InboundController(Controller):
 
     def factory(self) -> SMTP:
         if self.lmtp:
-            return LMTP(self.handler, **self.SMTP_kwargs)
-        return SMTP(self.handler, **self.SMTP_kwargs)
+            return _InboundLMTP(self.handler, **self.SMTP_kwargs)
+        return _InboundSMTP(self.handler, **self.SMTP_kwargs)
 
 
 def start_listener(
