@@ -21,28 +21,71 @@ def _subprocesses_use_their_own_database() -> None:
     os.environ.pop("DATABASE_URL", None)
 
 
+def user_with_role(username: str, password: str, role: str) -> User:
+    """An account in the given role group (``takedown.web.roles``)."""
+    from takedown.web.roles import Role, user_role_set
+
+    user = User.objects.create_user(username, f"{username}@example.org", password)
+    user_role_set(user=user, role=Role(role), actor="test")
+    return user
+
+
+def logged_in(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def token_for(user: User) -> str:
+    from takedown.web.models import ApiToken
+
+    _, token = ApiToken.issue(user=user, name="test")
+    return token
+
+
 @pytest.fixture
 def alice(db: Any) -> User:
     """A handler."""
-    return User.objects.create_user("alice", "alice@example.org", "correct horse battery")
+    return user_with_role("alice", "correct horse battery", "handler")
 
 
 @pytest.fixture
 def bob(db: Any) -> User:
-    """Another handler, with no special rights."""
-    return User.objects.create_user("bob", "bob@example.org", "staple battery horse")
+    """A viewer: may read everything, act on nothing."""
+    return user_with_role("bob", "staple battery horse", "viewer")
+
+
+@pytest.fixture
+def charlie(db: Any) -> User:
+    """An admin (users, tokens, organisations' overrides), not a superuser."""
+    return user_with_role("charlie", "battery staple correct", "admin")
 
 
 @pytest.fixture
 def alice_client(alice: User) -> Client:
-    client = Client()
-    client.force_login(alice)
-    return client
+    return logged_in(alice)
+
+
+@pytest.fixture
+def bob_client(bob: User) -> Client:
+    return logged_in(bob)
+
+
+@pytest.fixture
+def charlie_client(charlie: User) -> Client:
+    return logged_in(charlie)
 
 
 @pytest.fixture
 def alice_token(alice: User) -> str:
-    from takedown.web.models import ApiToken
+    return token_for(alice)
 
-    _, token = ApiToken.issue(user=alice, name="test")
-    return token
+
+@pytest.fixture
+def bob_token(bob: User) -> str:
+    return token_for(bob)
+
+
+@pytest.fixture
+def charlie_token(charlie: User) -> str:
+    return token_for(charlie)

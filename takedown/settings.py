@@ -51,7 +51,8 @@ CSRF_TRUSTED_ORIGINS = env_list("TAKEDOWN_CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("TAKEDOWN_SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The Django admin, for the admin role (takedown/web/admin_site.py).
+    "takedown.web.apps.TakedownAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -95,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "takedown.web.roles.role_context",
             ],
         },
     },
@@ -133,6 +135,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Roles (docs/web.md): admins hold every model permission in the Django admin.
+AUTHENTICATION_BACKENDS = ["takedown.web.roles.RoleBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
@@ -19,9 +18,10 @@ from takedown.locate.services import (
     organization_edit,
     organization_reset,
 )
+from takedown.web.roles import Role, role_required
 
 
-@login_required
+@role_required(Role.VIEWER)
 def org_list(request: HttpRequest) -> HttpResponse:
     qs = Organization.objects.annotate(n_sites=Count("sites", distinct=True)).order_by("name")
     kind = request.GET.get("kind", "")
@@ -48,7 +48,7 @@ def org_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(Role.VIEWER, write=Role.ADMIN)
 def org_detail(request: HttpRequest, org_id: int) -> HttpResponse:
     org = get_object_or_404(Organization, pk=org_id)
     if request.method == "POST":
@@ -93,7 +93,7 @@ def org_detail(request: HttpRequest, org_id: int) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(Role.ADMIN)
 @require_POST
 def org_reset(request: HttpRequest, org_id: int) -> HttpResponse:
     org = get_object_or_404(Organization, pk=org_id)

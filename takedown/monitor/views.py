@@ -6,14 +6,14 @@ attachment with a neutral type, so a browser saves it instead of running it.
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
 from takedown.monitor.models import Evidence
+from takedown.web.roles import Role, role_required
 
 
-@login_required
+@role_required(Role.VIEWER)
 def evidence_screenshot(request: HttpRequest, evidence_id: int) -> FileResponse:
     evidence = get_object_or_404(Evidence.objects.defer("body"), pk=evidence_id)
     if not evidence.screenshot:
@@ -23,7 +23,7 @@ def evidence_screenshot(request: HttpRequest, evidence_id: int) -> FileResponse:
     return response
 
 
-@login_required
+@role_required(Role.VIEWER)
 def evidence_body(request: HttpRequest, evidence_id: int) -> HttpResponse:
     evidence = get_object_or_404(Evidence, pk=evidence_id)
     response = HttpResponse(bytes(evidence.body), content_type="application/octet-stream")
@@ -34,7 +34,7 @@ def evidence_body(request: HttpRequest, evidence_id: int) -> HttpResponse:
     return response
 
 
-@login_required
+@role_required(Role.HANDLER)
 def evidence_sample(request: HttpRequest, evidence_id: int) -> FileResponse:
     evidence = get_object_or_404(Evidence.objects.defer("body"), pk=evidence_id)
     if not evidence.sample:

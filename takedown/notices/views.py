@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -28,6 +27,7 @@ from takedown.notices.models import (
     OutboxMessage,
 )
 from takedown.notices.services import bad_address_allow, notice_close_per_admin
+from takedown.web.roles import Role, role_required
 
 
 def _filtered_list(
@@ -46,7 +46,7 @@ def _filtered_list(
     return render(request, template, {"page": page, field: chosen, **extra})
 
 
-@login_required
+@role_required(Role.VIEWER)
 def notice_list(request: HttpRequest) -> HttpResponse:
     qs = Notice.objects.select_related("organization", "reporter").order_by("-created", "-id")
     return _filtered_list(
@@ -59,7 +59,7 @@ def notice_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(Role.VIEWER)
 def notice_detail(request: HttpRequest, notice_id: int) -> HttpResponse:
     notice = get_object_or_404(
         Notice.objects.select_related("organization", "reporter", "report", "parent"), pk=notice_id
@@ -81,7 +81,7 @@ def notice_detail(request: HttpRequest, notice_id: int) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(Role.HANDLER)
 @require_POST
 def notice_close(request: HttpRequest, notice_id: int) -> HttpResponse:
     notice = get_object_or_404(Notice, pk=notice_id)
@@ -97,7 +97,7 @@ def notice_close(request: HttpRequest, notice_id: int) -> HttpResponse:
     return redirect("notice_detail", notice_id=notice.pk)
 
 
-@login_required
+@role_required(Role.VIEWER)
 def inbound_list(request: HttpRequest) -> HttpResponse:
     qs = InboundMessage.objects.defer("raw").select_related("notice").order_by("-received", "-id")
     return _filtered_list(
@@ -110,7 +110,7 @@ def inbound_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(Role.VIEWER)
 def inbound_detail(request: HttpRequest, inbound_id: int) -> HttpResponse:
     inbound = get_object_or_404(
         InboundMessage.objects.select_related("notice", "report"), pk=inbound_id
@@ -123,7 +123,7 @@ def inbound_detail(request: HttpRequest, inbound_id: int) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(Role.VIEWER)
 def inbound_raw(request: HttpRequest, inbound_id: int) -> HttpResponse:
     inbound = get_object_or_404(InboundMessage, pk=inbound_id)
     response = HttpResponse(bytes(inbound.raw), content_type="application/octet-stream")
@@ -133,14 +133,14 @@ def inbound_raw(request: HttpRequest, inbound_id: int) -> HttpResponse:
     return response
 
 
-@login_required
+@role_required(Role.VIEWER)
 def bad_address_list(request: HttpRequest) -> HttpResponse:
     qs = BadAddress.objects.select_related("organization").order_by("-created")
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     return render(request, "notices/bad_address_list.html", {"page": page})
 
 
-@login_required
+@role_required(Role.HANDLER)
 @require_POST
 def bad_address_allow_view(request: HttpRequest, bad_id: int) -> HttpResponse:
     bad = get_object_or_404(BadAddress, pk=bad_id)

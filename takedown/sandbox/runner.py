@@ -302,8 +302,8 @@ class ScenarioRun:
                     page = json.loads(resp.read())
             except (OSError, ValueError, urllib.error.URLError):
                 return items
-            items.extend(page)
-            if len(page) < 1000:
+            items.extend(page["items"])
+            if len(page["items"]) < 1000:
                 return items
             offset += 1000
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.urls import reverse
@@ -16,6 +15,7 @@ from takedown.stats import charts, tables
 from takedown.stats.calendar import parse_fiscal_year
 from takedown.stats.selectors import fiscal_years_in, period_all, stats_get
 from takedown.stats.tables import Table
+from takedown.web.roles import Role, role_required
 
 # Table -> the chart drawn beside it.
 CHART_OF = {
@@ -126,19 +126,19 @@ def _page(request: HttpRequest, names: tuple[str, ...], template: str, title: st
     return render(request, template, context)
 
 
-@login_required
+@role_required(Role.VIEWER)
 def index(request: HttpRequest) -> HttpResponse:
     return _page(request, tables.SEED_TABLES, "stats/index.html", pgettext("stats", "Statistics"))
 
 
-@login_required
+@role_required(Role.VIEWER)
 def more(request: HttpRequest) -> HttpResponse:
     return _page(
         request, tables.MORE_TABLES, "stats/more.html", pgettext("stats", "Beyond the seed")
     )
 
 
-@login_required
+@role_required(Role.VIEWER)
 def chart(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
     if name not in charts.CHARTS:
         raise Http404("no such chart")
@@ -161,7 +161,7 @@ def _filename(name: str, fy: int | None, ext: str) -> str:
     return f"takedown-{name}-{f'FY{fy}' if fy is not None else 'all'}.{ext}"
 
 
-@login_required
+@role_required(Role.VIEWER)
 def table_csv_view(request: HttpRequest, name: str) -> HttpResponse:
     if name not in tables.BUILDERS:
         raise Http404("no such table")

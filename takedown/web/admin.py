@@ -1,9 +1,8 @@
 from django.contrib import admin
+from django.contrib.auth.models import Group, User
 
-from takedown.web.models import ApiToken
-
-
-@admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ("name", "prefix", "user", "created", "last_used")
-    readonly_fields = ("token_hash", "prefix", "created", "last_used")
+# Users, their roles (groups) and API tokens are managed on the Users page
+# (takedown/web/users.py), through services that check the role and write the
+# audit trail; Django's own pages for them would bypass both.
+admin.site.unregister(User)
+admin.site.unregister(Group)

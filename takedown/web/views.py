@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
@@ -14,9 +13,10 @@ from takedown.cases.models import Event, Site, SiteState
 from takedown.intake.models import Report
 from takedown.intake.services import ReporterInfo, ReportError, report_receive
 from takedown.web.forms import ReportForm
+from takedown.web.roles import Role, request_actor, role_required
 
 
-@login_required
+@role_required(Role.VIEWER)
 def dashboard(request: HttpRequest) -> HttpResponse:
     counts = dict(Site.objects.values_list("state").annotate(n=Count("id")).order_by())
     states = [(value, label, counts.get(value, 0)) for value, label in SiteState.choices]
@@ -28,7 +28,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(Role.VIEWER)
 def site_list(request: HttpRequest) -> HttpResponse:
     qs = Site.objects.select_related("organization").order_by("-first_reported", "-id")
     state = request.GET.get("state", "")
@@ -45,7 +45,7 @@ def site_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(Role.VIEWER)
 def site_detail(request: HttpRequest, site_id: int) -> HttpResponse:
     site = get_object_or_404(
         Site.objects.select_related("organization", "recurrence_of"), pk=site_id
@@ -59,7 +59,7 @@ def site_detail(request: HttpRequest, site_id: int) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(Role.HANDLER)
 def report_new(request: HttpRequest) -> HttpResponse:
     form = ReportForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -78,7 +78,7 @@ def report_new(request: HttpRequest) -> HttpResponse:
                 tlp=data["tlp"],
                 kind=data["kind"],
                 brand=data["brand"],
-                actor=f"web:{request.user}",
+                actor=request_actor(request),
                 created_by=request.user,
             )
         except ReportError as exc:
@@ -99,7 +99,7 @@ def report_new(request: HttpRequest) -> HttpResponse:
     return render(request, "web/report_new.html", {"form": form})
 
 
-@login_required
+@role_required(Role.VIEWER)
 def report_detail(request: HttpRequest, report_id: int) -> HttpResponse:
     report = get_object_or_404(Report.objects.select_related("reporter"), pk=report_id)
     return render(
@@ -107,7 +107,7 @@ def report_detail(request: HttpRequest, report_id: int) -> HttpResponse:
     )
 
 
-@login_required
+@role_required(Role.VIEWER)
 def report_raw(request: HttpRequest, report_id: int) -> HttpResponse:
     """The raw report as a download, never rendered: it may be hostile HTML or mail."""
     report = get_object_or_404(Report, pk=report_id)

@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from takedown.cases.services import sites_create_bulk
+from takedown.conftest import user_with_role
 from takedown.monitor.models import Check, Evidence
 
 pytestmark = pytest.mark.django_db
@@ -49,8 +50,7 @@ def evidence(settings: Any, tmp_path: Any) -> Evidence:
 
 @pytest.fixture
 def alice(client: Client, django_user_model: Any) -> Client:
-    user = django_user_model.objects.create_user("alice", password="s3cret-pass")
-    client.force_login(user)
+    client.force_login(user_with_role("alice", "s3cret-pass", "handler"))
     return client
 
 

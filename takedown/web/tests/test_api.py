@@ -77,12 +77,14 @@ def test_it_answers_413_for_an_oversized_report(alice_token: str) -> None:
 def test_it_lists_sites_by_state(alice_token: str) -> None:
     post(Client(), alice_token, {"urls": ["http://a.example/", "http://b.example/"]})
     r = Client().get("/api/sites?state=reported", HTTP_AUTHORIZATION=f"Bearer {alice_token}")
-    assert [s["url"] for s in r.json()] == ["http://a.example/", "http://b.example/"]
+    page = r.json()
+    assert [s["url"] for s in page["items"]] == ["http://a.example/", "http://b.example/"]
+    assert (page["count"], page["limit"], page["offset"]) == (2, 100, 0)
     assert (
         Client()
         .get("/api/sites?state=bogus", HTTP_AUTHORIZATION=f"Bearer {alice_token}")
         .status_code
-        == 400
+        == 422
     )
 
 
@@ -90,3 +92,63 @@ def test_it_publishes_the_openapi_schema() -> None:
     r = Client().get("/api/openapi.json")
     assert r.status_code == 200
     assert "/api/reports" in r.json()["paths"]
+
+
+def test_it_answers_4xx_for_bad_paging(alice_token: str) -> None:
+    client = Client(headers={"Authorization": f"Bearer {alice_token}"})
+    for query in ("limit=-5", "limit=0", "limit=1001", "offset=-1", "limit=x", "offset=9" * 30):
+        assert client.get(f"/api/sites?{query}").status_code == 422, query
+    r = client.get("/api/sites?offset=100000&limit=1000")
+    assert r.status_code == 200 and r.json()["items"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"text": "\\ud800 http://a.example/"}',
+        b'{"urls": ["http://a.example/\\udfff"]}',
+        b'{"text": "http://a.example/ \\u0000"}',
+        b'{"text": "x", "reporter": {"\\ud800": 1}}',
+        b"\xff\xfe{}",
+    ],
+)
+def test_it_answers_400_for_json_the_database_could_not_store(
+    alice_token: str, body: bytes
+) -> None:
+    r = Client().post(
+        "/api/reports",
+        data=body,
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {alice_token}"},
+    )
+    assert r.status_code == 400
+    assert Report.objects.count() == 0
+
+
+def test_it_refuses_nul_in_a_query_parameter(alice_token: str) -> None:
+    client = Client(headers={"Authorization": f"Bearer {alice_token}"})
+    assert client.get("/api/sites?q=a%00b").status_code == 422
+    assert client.get("/api/sites?q=%ED%A0%80").status_code == 200  # decoded as U+FFFD
+
+
+def test_it_searches_sites_by_a_defanged_url(alice_token: str) -> None:
+    post(Client(), alice_token, {"urls": ["http://login.bank.example/x", "http://b.example/"]})
+    client = Client(headers={"Authorization": f"Bearer {alice_token}"})
+    page = client.get("/api/sites", {"q": "hxxp://login[.]bank[.]example/x"}).json()
+    assert [s["url"] for s in page["items"]] == ["http://login.bank.example/x"]
+    page = client.get("/api/sites", {"host": "B.example", "order": "-id"}).json()
+    assert page["count"] == 1
+    assert client.get("/api/sites", {"historical": "true"}).json()["count"] == 0
+
+
+def test_it_serves_a_sites_timeline_and_checks(alice_token: str) -> None:
+    post(Client(), alice_token, {"urls": ["http://a.example/"]})
+    site = Site.objects.get()
+    client = Client(headers={"Authorization": f"Bearer {alice_token}"})
+    events = client.get(f"/api/sites/{site.pk}/events").json()
+    assert events["count"] >= 1 and events["items"][0]["site_id"] == site.pk
+    assert client.get(f"/api/sites/{site.pk}/checks").json()["count"] == 0
+    assert client.get(f"/api/sites/{site.pk}/evidence").json()["items"] == []
+    assert client.get(f"/api/sites/{site.pk + 1}/events").status_code == 404
+    report = client.get(f"/api/reports/{Report.objects.get().pk}").json()
+    assert report["site_ids"] == [site.pk]

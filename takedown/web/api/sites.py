@@ -1,0 +1,263 @@
+"""Sites: the list with filters, search and a total; one site, its timeline, checks, evidence."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
+from ninja import Query, Router, Schema
+from ninja.errors import HttpError
+
+from takedown.cases.models import Event, Site, SiteKind, SiteState
+from takedown.intake.extract import InvalidURL, normalise_url
+from takedown.monitor.models import Check, Evidence
+from takedown.web.api.auth import READ
+from takedown.web.api.common import Limit, Offset, Page, Text, page_of
+
+router = Router(tags=["sites"])
+
+
+class SiteOut(Schema):
+    id: int
+    url: str
+    defanged: str
+    host: str
+    registered_domain: str
+    state: str
+    kind: str
+    brand: str
+    ip: str | None
+    organization: str | None
+    organization_id: int | None
+    historical: bool
+    first_reported: datetime
+    state_changed: datetime
+
+
+def site_out(site: Site) -> dict[str, Any]:
+    return {
+        "id": site.pk,
+        "url": site.url,
+        "defanged": site.defanged_url,
+        "host": site.host,
+        "registered_domain": site.registered_domain,
+        "state": site.state,
+        "kind": site.kind,
+        "brand": site.brand,
+        "ip": site.ip,
+        "organization": site.organization.name if site.organization else None,
+        "organization_id": site.organization_id,
+        "historical": site.historical,
+        "first_reported": site.first_reported,
+        "state_changed": site.state_changed,
+    }
+
+
+class SiteOrder(StrEnum):
+    ID = "id"
+    ID_DESC = "-id"
+    REPORTED = "first_reported"
+    REPORTED_DESC = "-first_reported"
+    CHANGED = "state_changed"
+    CHANGED_DESC = "-state_changed"
+
+
+class SiteFilters(Schema):
+    q: Text = ""
+    state: list[SiteState] = []
+    kind: SiteKind | None = None
+    host: Text = ""
+    registered_domain: Text = ""
+    ip: Text = ""
+    brand: Text = ""
+    organization: int | None = None
+    reporter: int | None = None
+    reported_after: datetime | None = None
+    reported_before: datetime | None = None
+    historical: bool = False
+    order: SiteOrder = SiteOrder.ID
+
+
+def sites_filter(f: SiteFilters) -> QuerySet[Site]:
+    """Interim search over the current fields (docs/api.md lists the parameters)."""
+    qs = Site.objects.select_related("organization").filter(historical=f.historical)
+    if f.q.strip():
+        try:
+            url = normalise_url(f.q.strip()).url
+        except InvalidURL:
+            url = f.q.strip()
+        qs = qs.filter(Q(url__icontains=url) | Q(host__iexact=f.q.strip()))
+    if f.state:
+        qs = qs.filter(state__in=f.state)
+    if f.kind:
+        qs = qs.filter(kind=f.kind)
+    if f.host:
+        qs = qs.filter(host__iexact=f.host.strip())
+    if f.registered_domain:
+        qs = qs.filter(registered_domain__iexact=f.registered_domain.strip())
+    if f.ip:
+        qs = qs.filter(ip=f.ip.strip())
+    if f.brand:
+        qs = qs.filter(brand__icontains=f.brand.strip())
+    if f.organization is not None:
+        qs = qs.filter(organization_id=f.organization)
+    if f.reporter is not None:
+        qs = qs.filter(reports__reporter_id=f.reporter).distinct()
+    if f.reported_after:
+        qs = qs.filter(first_reported__gte=f.reported_after)
+    if f.reported_before:
+        qs = qs.filter(first_reported__lt=f.reported_before)
+    # Ties broken by id, so that paging with offsets never skips or repeats a site.
+    desc = f.order.value.startswith("-")
+    return qs.order_by(f.order.value, "-id" if desc else "id")
+
+
+@router.get("", response=Page[SiteOut], auth=READ)
+def list_sites(
+    request: HttpRequest,
+    filters: Query[SiteFilters],
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Any:
+    """Sites matching every filter given, in ``order`` (by id unless told).
+
+    ``count`` is the total over all pages.
+    """
+    return page_of(sites_filter(filters), limit=limit, offset=offset, out=site_out)
+
+
+@router.get("/{site_id}", response=SiteOut, auth=READ)
+def get_site(request: HttpRequest, site_id: int) -> Any:
+    return site_out(get_object_or_404(Site.objects.select_related("organization"), pk=site_id))
+
+
+class EventOut(Schema):
+    id: int
+    at: datetime
+    kind: str
+    actor: str
+    from_state: str
+    to_state: str
+    message: str
+    data: dict[str, Any]
+    site_id: int | None
+    report_id: int | None
+    organization_id: int | None
+    incident_id: int | None
+
+
+def event_out(e: Event) -> dict[str, Any]:
+    return {
+        "id": e.pk,
+        "at": e.at,
+        "kind": e.kind,
+        "actor": e.actor,
+        "from_state": e.from_state,
+        "to_state": e.to_state,
+        "message": e.message,
+        "data": e.data if isinstance(e.data, dict) else {"value": e.data},
+        "site_id": e.site_id,
+        "report_id": e.report_id,
+        "organization_id": e.organization_id,
+        "incident_id": e.incident_id,
+    }
+
+
+def _site(site_id: int) -> Site:
+    site = Site.objects.filter(pk=site_id).only("pk").first()
+    if site is None:
+        raise HttpError(404, "no such site")
+    return site
+
+
+@router.get("/{site_id}/events", response=Page[EventOut], auth=READ)
+def site_events(request: HttpRequest, site_id: int, limit: Limit = 100, offset: Offset = 0) -> Any:
+    """The site's timeline, oldest first."""
+    site = _site(site_id)
+    return page_of(
+        Event.objects.filter(site=site).order_by("at", "id"),
+        limit=limit,
+        offset=offset,
+        out=event_out,
+    )
+
+
+class CheckOut(Schema):
+    id: int
+    at: datetime
+    outcome: str
+    status: int | None
+    ip: str | None
+    final_url: str
+    body_hash: str
+    size: int | None
+    latency_ms: int | None
+    agent: str
+    truncated: bool
+    detail: str
+
+
+@router.get("/{site_id}/checks", response=Page[CheckOut], auth=READ)
+def site_checks(request: HttpRequest, site_id: int, limit: Limit = 100, offset: Offset = 0) -> Any:
+    """The site's checks, newest first."""
+    site = _site(site_id)
+    return page_of(
+        Check.objects.filter(site=site).order_by("-at", "-id"),
+        limit=limit,
+        offset=offset,
+        out=lambda c: c,
+    )
+
+
+class EvidenceOut(Schema):
+    """What was captured; the body, screenshot and sample are downloads in the UI."""
+
+    id: int
+    at: datetime
+    kind: str
+    url: str
+    final_url: str
+    ip: str | None
+    status: int | None
+    agent: str
+    content_type: str
+    sha256: str
+    size: int
+    body_truncated: bool
+    is_html: bool
+    title: str
+    has_password: bool
+    brand_hits: list[Any]
+    form_fields: list[Any]
+    screenshot_state: str
+    has_screenshot: bool
+    has_sample: bool
+
+
+def evidence_out(e: Evidence) -> dict[str, Any]:
+    return {
+        **{name: getattr(e, name) for name in EvidenceOut.model_fields if hasattr(e, name)},
+        "id": e.pk,
+        "brand_hits": list(e.brand_hits or []),
+        "form_fields": list(e.form_fields or []),
+        "has_screenshot": bool(e.screenshot),
+        "has_sample": bool(e.sample),
+    }
+
+
+@router.get("/{site_id}/evidence", response=Page[EvidenceOut], auth=READ)
+def site_evidence(
+    request: HttpRequest, site_id: int, limit: Limit = 100, offset: Offset = 0
+) -> Any:
+    """Evidence captured for the site (metadata only), newest first."""
+    site = _site(site_id)
+    return page_of(
+        Evidence.objects.filter(site=site).defer("body").order_by("-at", "-id"),
+        limit=limit,
+        offset=offset,
+        out=evidence_out,
+    )

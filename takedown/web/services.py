@@ -1,0 +1,100 @@
+"""The one write path for accounts and API tokens; each change is on the timeline.
+
+Events carry no site: their ``data`` names the user (and token) concerned, so
+the audit page can find them (``docs/access.md``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from takedown.cases.services import event_record
+from takedown.web.models import ApiToken
+from takedown.web.roles import Role, user_role_set
+
+
+class AccountError(ValueError):
+    """A request the account rules refuse; the message says why."""
+
+
+def user_create(
+    *, username: str, role: Role, actor: str, email: str = "", password: str | None = None
+) -> Any:
+    """A new active account in ``role``; without a password it cannot log in (tokens only)."""
+    users = get_user_model()
+    username = username.strip()
+    if not username:
+        raise AccountError("a user name is needed")
+    with transaction.atomic():
+        if users.objects.filter(username=username).exists():
+            raise AccountError(f"user {username!r} exists")
+        user = users.objects.create_user(username, email, password)
+        event_record(
+            kind="user.created",
+            actor=actor,
+            data={"user": username, "role": role.value},
+        )
+        user_role_set(user=user, role=role, actor=actor)
+    return user
+
+
+def user_set_active(*, user: Any, active: bool, actor: str) -> bool:
+    """Let an account in or keep it out (its tokens stop working too); False if unchanged."""
+    if user.is_active == active:
+        return False
+    with transaction.atomic():
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        event_record(
+            kind="user.activated" if active else "user.deactivated",
+            actor=actor,
+            data={"user": user.get_username()},
+        )
+    return True
+
+
+def user_set_password(*, user: Any, password: str, actor: str) -> None:
+    with transaction.atomic():
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        event_record(kind="user.password", actor=actor, data={"user": user.get_username()})
+
+
+def token_issue(*, user: Any, name: str, actor: str, limit: str = "") -> tuple[ApiToken, str]:
+    """A new token for ``user``; the secret is returned once and never stored."""
+    if limit and limit not in Role.values:
+        raise AccountError(f"unknown role {limit!r}")
+    with transaction.atomic():
+        obj, secret = ApiToken.issue(user=user, name=name.strip() or "token", role=limit)
+        event_record(
+            kind="token.created",
+            actor=actor,
+            data={
+                "user": user.get_username(),
+                "token": obj.prefix,
+                "name": obj.name,
+                "limit": limit,
+            },
+        )
+    return obj, secret
+
+
+def token_revoke(*, token: ApiToken, actor: str) -> bool:
+    """Stop a token from working; False if it was revoked already."""
+    with transaction.atomic():
+        updated = ApiToken.objects.filter(pk=token.pk, revoked__isnull=True).update(
+            revoked=timezone.now()
+        )
+        if not updated:
+            return False
+        event_record(
+            kind="token.revoked",
+            actor=actor,
+            data={"user": token.user.get_username(), "token": token.prefix, "name": token.name},
+        )
+    token.refresh_from_db()
+    return True
