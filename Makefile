@@ -55,6 +55,7 @@ pytest: venv
 bench: venv
 	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/import.py
+	$(BIN)/python bench/bounces.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
