@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := chromium fonts-noto-cjk redis-server gettext
 export TAKEDOWN_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test lint typecheck pytest system-deps venv messages clean bench
+.PHONY: run test lint typecheck pytest system-deps venv messages messages-update clean bench
 
 run: venv system-deps messages
 	$(BIN)/takedown migrate --no-input
@@ -41,6 +41,11 @@ system-deps:
 
 messages: venv
 	$(BIN)/takedown compilemessages >/dev/null
+
+# After adding or changing a translatable string: refresh the Japanese catalogue,
+# then translate the new entries (a test fails on any untranslated one).
+messages-update: venv
+	$(BIN)/takedown makemessages -l ja --no-obsolete
 
 lint: venv
 	$(BIN)/ruff check takedown bench

@@ -56,6 +56,54 @@ OPEN_STATES = {
 DOWN_STATES = {SiteState.DOWN, SiteState.CLOSED, SiteState.ALREADY_DOWN}
 
 
+class EventKind(models.TextChoices):
+    """What a timeline event records: one list, used by every step and the statistics.
+
+    Grouped by the object it concerns.  The value is stored in ``Event.kind``;
+    statistics queries compare with these values, never with bare strings.
+    """
+
+    # A site's life.
+    SITE_REPORTED = "site.reported", _("site reported")
+    SITE_REREPORTED = "site.rereported", _("site reported again")
+    SITE_STATE = "site.state", _("state changed")
+    SITE_REJECTED = "site.rejected", _("rejected as not malicious")
+    SITE_REOPENED = "site.reopened", _("reopened")
+    SITE_DOWN = "site.down", _("takedown confirmed")
+    SITE_ALREADY_DOWN = "site.already_down", _("already down when reported")
+    SITE_REVIVED = "site.revived", _("site revived")
+    SITE_CLOSED = "site.closed", _("site closed")
+    SITE_RECURRENCE = "site.recurrence", _("recurrence on a known server")
+    # Reports and incidents.
+    REPORT_RECEIVED = "report.received", _("report received")
+    REPORT_LINKED = "report.linked", _("report linked to the site")
+    INCIDENT_CREATED = "incident.created", _("incident created")
+    # Locating who is responsible.
+    LOCATE_DONE = "locate.done", _("responsible organisation found")
+    LOCATE_FAILED = "locate.failed", _("locating failed")
+    ORGANIZATION_EDITED = "organization.edited", _("organisation edited")
+    ORGANIZATION_RESET = "organization.reset", _("organisation reset to registry data")
+    # Notices to the responsible organisations.
+    NOTICE_SENT = "notice.sent", _("notice sent")
+    NOTICE_FAILED = "notice.failed", _("notice could not be sent")
+    NOTICE_NO_CONTACT = "notice.no_contact", _("no contact address left")
+    NOTICE_ESCALATED = "notice.escalated", _("escalated")
+    NOTICE_ESCALATION_FAILED = "notice.escalation_failed", _("escalation could not be sent")
+    NOTICE_REPLIED = "notice.replied", _("reply received")
+    NOTICE_AUTO_REPLY = "notice.auto_reply", _("automatic reply received")
+    NOTICE_BOUNCED = "notice.bounced", _("notice bounced")
+    NOTICE_COMPLAINT = "notice.complaint", _("complaint about a notice")
+    NOTICE_FOLLOWUP = "notice.followup", _("follow-up sent")
+    NOTICE_CLOSED_PER_ADMIN = "notice.closed_per_admin", _("closed according to the administrator")
+    NOTICE_ADDRESS_ALLOWED = "notice.address_allowed", _("bounced address allowed again")
+    # Messages to reporters.
+    REPORTER_ACK_SENT = "reporter.ack_sent", _("acknowledgement sent to the reporter")
+    REPORTER_CLOSED_SENT = "reporter.closed_sent", _("reporter told of the closure")
+    REPORTER_REPLIED = "reporter.replied", _("reporter replied")
+    REPORTER_AUTO_REPLY = "reporter.auto_reply", _("automatic reply from the reporter")
+    REPORTER_BOUNCED = "reporter.bounced", _("message to the reporter bounced")
+
+
 class SiteKind(models.TextChoices):
     PHISHING = "phishing", _("phishing")
     MALWARE = "malware", _("malware")
@@ -136,12 +184,12 @@ class Site(models.Model):
 class Event(models.Model):
     """One entry of the append-only timeline.
 
-    ``kind`` names what happened (``site.reported``, ``site.state``,
+    ``kind`` names what happened (an ``EventKind``: ``site.reported``,
     ``locate.done``, ``notice.sent`` ...); ``data`` carries the details as JSON.
     """
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
-    kind = models.CharField(max_length=64)
+    kind = models.CharField(max_length=64, choices=EventKind.choices)
     site = models.ForeignKey(
         Site, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
     )

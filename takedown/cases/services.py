@@ -16,7 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from takedown.cases.models import TRANSITIONS, Event, Incident, Site, SiteState
+from takedown.cases.models import TRANSITIONS, Event, EventKind, Incident, Site, SiteState
 from takedown.lib.bulk import insert_rows
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class InvalidTransition(Exception):
 
 def event_record(
     *,
-    kind: str,
+    kind: EventKind,
     site: Site | None = None,
     incident: Incident | None = None,
     report: Any = None,
@@ -56,7 +56,7 @@ def site_transition(
     site: Site,
     to_state: str,
     *,
-    kind: str = "site.state",
+    kind: EventKind = EventKind.SITE_STATE,
     message: str = "",
     data: dict[str, Any] | None = None,
     actor: str = "system",
@@ -112,7 +112,7 @@ def site_reject(site: Site, *, actor: str, reason: str) -> Event:
     return site_transition(
         site,
         SiteState.REJECTED,
-        kind="site.rejected",
+        kind=EventKind.SITE_REJECTED,
         message=reason,
         actor=actor,
         force=True,
@@ -123,7 +123,7 @@ def site_reopen(site: Site, *, actor: str, reason: str = "") -> Event:
     return site_transition(
         site,
         SiteState.REPORTED,
-        kind="site.reopened",
+        kind=EventKind.SITE_REOPENED,
         message=reason,
         actor=actor,
         force=True,
@@ -196,7 +196,7 @@ def sites_create_bulk(
                 ["kind", "site", "to_state", "actor", "at", "data", "from_state", "message"],
                 [
                     (
-                        "site.reported",
+                        EventKind.SITE_REPORTED,
                         created[url].pk,
                         SiteState.REPORTED,
                         actor,
@@ -218,7 +218,7 @@ def incident_create(*, title: str, sites: Iterable[Site], actor: str = "system")
         site_list = list(sites)
         incident.sites.add(*site_list)
         event_record(
-            kind="incident.created",
+            kind=EventKind.INCIDENT_CREATED,
             incident=incident,
             actor=actor,
             message=title,

@@ -26,7 +26,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from takedown.cases import pipeline
-from takedown.cases.models import Event
+from takedown.cases.models import Event, EventKind
 from takedown.cases.services import sites_create_bulk
 from takedown.intake.extract import InvalidURL, normalise_url
 from takedown.intake.models import Report, Reporter, ReportStatus
@@ -289,7 +289,16 @@ def _import_batch(
             Event,
             ["kind", "report", "actor", "at", "data", "from_state", "to_state", "message"],
             [
-                ("report.received", report_ids[key], "import", received, {"urls": 1}, "", "", "")
+                (
+                    EventKind.REPORT_RECEIVED,
+                    report_ids[key],
+                    "import",
+                    received,
+                    {"urls": 1},
+                    "",
+                    "",
+                    "",
+                )
                 for key, _, _, received in good
             ],
         )
@@ -322,7 +331,7 @@ def _import_batch(
             ["kind", "site", "report", "actor", "at", "data", "from_state", "to_state", "message"],
             [
                 (
-                    "site.rereported",
+                    EventKind.SITE_REREPORTED,
                     sites[e.url].pk,
                     report_ids[key],
                     "import",

@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from takedown.cases import pipeline
-from takedown.cases.models import Event, Site
+from takedown.cases.models import Event, EventKind, Site
 from takedown.cases.services import event_record, incident_create, sites_create_bulk
 from takedown.intake.extract import ExtractedURL, InvalidURL, extract_urls, normalise_url
 from takedown.intake.models import Channel, Purpose, Report, Reporter, ReporterKind, ReportStatus
@@ -215,7 +215,7 @@ def report_receive(
     if not unique:
         report.status = ReportStatus.EMPTY if not errors else ReportStatus.REJECTED
         report.save()
-        event_record(kind="report.received", report=report, actor=actor, data={"urls": 0})
+        event_record(kind=EventKind.REPORT_RECEIVED, report=report, actor=actor, data={"urls": 0})
         message = "; ".join(errors) if errors else "no URL found in the report"
         raise ReportError(message, report)
 
@@ -241,7 +241,9 @@ def report_receive(
         Event.objects.bulk_create(
             [
                 Event(
-                    kind="report.linked" if site.url in sites_by_url.new else "site.rereported",
+                    kind=EventKind.REPORT_LINKED
+                    if site.url in sites_by_url.new
+                    else EventKind.SITE_REREPORTED,
                     site=site,
                     report=report,
                     actor=actor,
@@ -260,7 +262,7 @@ def report_receive(
             report.incident = incident
             report.save(update_fields=["incident"])
         event_record(
-            kind="report.received",
+            kind=EventKind.REPORT_RECEIVED,
             report=report,
             actor=actor,
             at=received,

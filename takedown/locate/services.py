@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from takedown.cases.models import Event, Site, SiteState
+from takedown.cases.models import Event, EventKind, Site, SiteState
 from takedown.cases.services import event_record, site_try_transition
 from takedown.locate.asn import AsnTableError, asn_table
 from takedown.locate.classify import classify
@@ -244,7 +244,7 @@ def organization_edit(
         org.updated = timezone.now()
         org.save()
         return event_record(
-            kind="organization.edited",
+            kind=EventKind.ORGANIZATION_EDITED,
             organization=org,
             actor=actor,
             message=note[:2000],
@@ -269,7 +269,7 @@ def organization_reset(org: Organization, *, actor: str, fields: list[str]) -> E
         org.updated = timezone.now()
         org.save()
         return event_record(
-            kind="organization.reset",
+            kind=EventKind.ORGANIZATION_RESET,
             organization=org,
             actor=actor,
             data={"fields": dropped},
@@ -583,7 +583,7 @@ def sites_locate(site_ids: list[int]) -> dict[str, list[int]]:
     now = timezone.now()
     retry_groups: dict[int, list[int]] = defaultdict(list)
     attempts = dict(
-        Event.objects.filter(site__in=sites, kind="locate.failed")
+        Event.objects.filter(site__in=sites, kind=EventKind.LOCATE_FAILED)
         .values_list("site")
         .annotate(n=Count("id"))
         .values_list("site", "n")
@@ -658,7 +658,7 @@ def sites_locate(site_ids: list[int]) -> dict[str, list[int]]:
                 if site_try_transition(
                     site,
                     SiteState.LOCATED,
-                    kind="locate.done",
+                    kind=EventKind.LOCATE_DONE,
                     message=message,
                     data=event_data,
                     organization=org,
@@ -688,7 +688,7 @@ def sites_locate(site_ids: list[int]) -> dict[str, list[int]]:
                 site_try_transition(
                     site,
                     SiteState.UNRESOLVABLE,
-                    kind="locate.failed",
+                    kind=EventKind.LOCATE_FAILED,
                     message=reason,
                     data=event_data,
                     at=now,
@@ -696,7 +696,7 @@ def sites_locate(site_ids: list[int]) -> dict[str, list[int]]:
                 )
             else:
                 event_record(
-                    kind="locate.failed", site=site, message=reason, data=event_data, at=now
+                    kind=EventKind.LOCATE_FAILED, site=site, message=reason, data=event_data, at=now
                 )
             summary["unresolvable"].append(site.pk)
             if retry_in is not None:

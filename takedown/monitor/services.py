@@ -23,7 +23,7 @@ from django.db.models import Field, Model
 from django.utils import timezone
 
 from takedown.cases import pipeline
-from takedown.cases.models import DOWN_STATES, Event, Site, SiteKind, SiteState
+from takedown.cases.models import DOWN_STATES, Event, EventKind, Site, SiteKind, SiteState
 from takedown.cases.services import event_record, site_try_transition
 from takedown.monitor.checker import Observation, Target, discard_sample
 from takedown.monitor.content import Reference
@@ -100,7 +100,7 @@ RECURRENCE_PREFIX_MIN = {4: 24, 6: 48}
 def _located_prefix(site_id: int) -> str:
     """The network the locate step found for the site, if narrow enough to mean a server."""
     event = (
-        Event.objects.filter(site_id=site_id, kind="locate.done")
+        Event.objects.filter(site_id=site_id, kind=EventKind.LOCATE_DONE)
         .order_by("-at", "-id")
         .only("data")
         .first()
@@ -144,9 +144,9 @@ def site_link_recurrence(site: Site) -> Event | None:
     if match is None:
         prefix = _located_prefix(site.pk)
         if prefix:
-            same_prefix = Event.objects.filter(kind="locate.done", data__prefix=prefix).values(
-                "site_id"
-            )
+            same_prefix = Event.objects.filter(
+                kind=EventKind.LOCATE_DONE, data__prefix=prefix
+            ).values("site_id")
             match, by = earlier.filter(pk__in=same_prefix).first(), "prefix"
     if match is None:
         return None
@@ -155,14 +155,14 @@ def site_link_recurrence(site: Site) -> Event | None:
         Site.objects.filter(pk=site.pk).update(recurrence_of=match)
         site.recurrence_of = match
         event = event_record(
-            kind="site.recurrence",
+            kind=EventKind.SITE_RECURRENCE,
             site=site,
             organization=site.organization,
             data=data,
             message=f"same {by} as site {match.pk}",
         )
         event_record(
-            kind="site.recurrence",
+            kind=EventKind.SITE_RECURRENCE,
             site=match,
             organization=site.organization,
             data=data,
@@ -411,7 +411,7 @@ def _apply(
                 event = site_try_transition(
                     site,
                     SiteState.REVIVED,
-                    kind="site.revived",
+                    kind=EventKind.SITE_REVIVED,
                     message=f"up again: {obs.detail}"[:500],
                     data=data,
                     update_fields=["watch_until"],
@@ -426,7 +426,7 @@ def _apply(
             site_try_transition(
                 site,
                 SiteState.ALREADY_DOWN,
-                kind="site.already_down",
+                kind=EventKind.SITE_ALREADY_DOWN,
                 message=f"down at the first check: {obs.detail}"[:500],
                 data=data,
                 update_fields=["watch_until"],
@@ -436,7 +436,7 @@ def _apply(
             event = site_try_transition(
                 site,
                 SiteState.DOWN,
-                kind="site.down",
+                kind=EventKind.SITE_DOWN,
                 message=f"down {watch.down_streak} checks in a row: {obs.detail}"[:500],
                 data={**data, "streak": watch.down_streak},
                 update_fields=["watch_until"],

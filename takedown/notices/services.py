@@ -35,7 +35,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Q
 from django.utils import timezone
 
-from takedown.cases.models import Event, Site, SiteState
+from takedown.cases.models import Event, EventKind, Site, SiteState
 from takedown.cases.services import event_record, site_try_transition
 from takedown.intake.models import Reporter
 from takedown.notices.classify import Classified, classify_message
@@ -74,7 +74,7 @@ _SENT_STATES = [NoticeState.SENT, NoticeState.REPLIED, NoticeState.BOUNCED, Noti
 
 def _episode(site: Site) -> int:
     """How many times the site came back: a revival is a new decision to notify."""
-    return Event.objects.filter(site=site, kind="site.revived").count()
+    return Event.objects.filter(site=site, kind=EventKind.SITE_REVIVED).count()
 
 
 def _deadline_after(at: datetime) -> datetime:
@@ -93,7 +93,7 @@ def notice_plan_site(site_id: int, *, now: datetime | None = None) -> Notice | N
     org = site.organization
     if org is None:
         event_record(
-            kind="notice.no_contact",
+            kind=EventKind.NOTICE_NO_CONTACT,
             site=site,
             message="no responsible organisation is known for this site; a handler must decide",
         )
@@ -183,7 +183,11 @@ def notice_compose(notice_id: int) -> OutboxMessage | None:
 
 
 def _fail(
-    notice: Notice, sites: list[Site], reason: str, *, event_kind: str = "notice.no_contact"
+    notice: Notice,
+    sites: list[Site],
+    reason: str,
+    *,
+    event_kind: EventKind = EventKind.NOTICE_NO_CONTACT,
 ) -> None:
     notice.state = NoticeState.FAILED
     notice.error = reason
@@ -329,7 +333,7 @@ def outbox_failed(
             notice,
             list(notice.sites.all()),
             f"the mail server refused the message: {error}",
-            event_kind="notice.failed",
+            event_kind=EventKind.NOTICE_FAILED,
         )
         return
     delay = min(settings.NOTICE_RETRY_BASE * 2 ** (attempts - 1), settings.NOTICE_RETRY_MAX)
@@ -385,7 +389,11 @@ def notice_mark_sent(notice: Notice, *, at: datetime, uncertain: bool = False) -
     if notice.kind in ORG_KINDS:
         if root.escalated_at is None:
             Notice.objects.filter(pk=root.pk).update(next_deadline=_deadline_after(at))
-        kind = "notice.followup" if notice.kind == NoticeKind.FOLLOWUP else "notice.sent"
+        kind = (
+            EventKind.NOTICE_FOLLOWUP
+            if notice.kind == NoticeKind.FOLLOWUP
+            else EventKind.NOTICE_SENT
+        )
         if notice.kind == NoticeKind.RESEND:
             data["resend_of"] = notice.parent_id
         for site in notice.sites.all():
@@ -410,18 +418,18 @@ def notice_mark_sent(notice: Notice, *, at: datetime, uncertain: bool = False) -
         Notice.objects.filter(pk=root.pk).update(escalated_at=at, next_deadline=None)
         for site in notice.sites.all():
             event_record(
-                kind="notice.escalated",
+                kind=EventKind.NOTICE_ESCALATED,
                 site=site,
                 organization=notice.organization,
                 data=data,
                 at=at,
             )
     elif notice.kind == NoticeKind.ACK:
-        event_record(kind="reporter.ack_sent", report=notice.report, data=data, at=at)
+        event_record(kind=EventKind.REPORTER_ACK_SENT, report=notice.report, data=data, at=at)
     elif notice.kind == NoticeKind.CLOSED:
         for ns in notice.notice_sites.select_related("site"):
             event_record(
-                kind="reporter.closed_sent",
+                kind=EventKind.REPORTER_CLOSED_SENT,
                 site=ns.site,
                 data={**data, "reporter": notice.reporter_id},
                 at=at,
@@ -538,7 +546,7 @@ def notice_escalate(root: Notice, sites: list[Site]) -> Notice | None:
                 sites,
                 "no escalation contact known "
                 "(registrar, CDN, upstream or an enabled national CSIRT)",
-                event_kind="notice.escalation_failed",
+                event_kind=EventKind.NOTICE_ESCALATION_FAILED,
             )
             return notice
         roles = list(dict.fromkeys(role for role, _ in pairs))
@@ -601,9 +609,15 @@ def _bounce_apply(
         "inbound": inbound.pk if inbound else None,
     }
     if notice.kind in {NoticeKind.ACK}:
-        event_record(kind="reporter.bounced", report=notice.report, data=data, message=reason[:500])
+        event_record(
+            kind=EventKind.REPORTER_BOUNCED, report=notice.report, data=data, message=reason[:500]
+        )
     else:
-        kind = "reporter.bounced" if notice.kind == NoticeKind.CLOSED else "notice.bounced"
+        kind = (
+            EventKind.REPORTER_BOUNCED
+            if notice.kind == NoticeKind.CLOSED
+            else EventKind.NOTICE_BOUNCED
+        )
         for site in notice.sites.all():
             event_record(
                 kind=kind,
@@ -632,7 +646,7 @@ def notice_resend_next_contact(notice: Notice) -> Notice | None:
     if not to:
         for site in sites:
             event_record(
-                kind="notice.no_contact",
+                kind=EventKind.NOTICE_NO_CONTACT,
                 site=site,
                 organization=notice.organization,
                 message="every known contact of the organisation bounced",
@@ -747,7 +761,7 @@ def site_close(site_id: int, *, now: datetime | None = None) -> None:
                 break
             except IntegrityError:
                 continue
-    site_try_transition(site, SiteState.CLOSED, kind="site.closed")
+    site_try_transition(site, SiteState.CLOSED, kind=EventKind.SITE_CLOSED)
 
 
 def _compose_closed(notice: Notice) -> OutboxMessage | None:
@@ -768,7 +782,7 @@ def _compose_closed(notice: Notice) -> OutboxMessage | None:
 
     # Two grouped queries for the whole batch, not two per site.
     last_down = dict(
-        Event.objects.filter(site__in=sites, kind="site.down")
+        Event.objects.filter(site__in=sites, kind=EventKind.SITE_DOWN)
         .order_by()
         .values("site_id")
         .annotate(last=Max("at"))
@@ -958,7 +972,7 @@ def inbound_process(inbound: InboundMessage) -> InboundMessage:
         if notice is not None:
             for site in notice.sites.all():
                 event_record(
-                    kind="notice.complaint",
+                    kind=EventKind.NOTICE_COMPLAINT,
                     site=site,
                     organization=notice.organization,
                     data={
@@ -1003,15 +1017,15 @@ def _reply_events(notice: Notice, inbound: InboundMessage, *, human: bool) -> No
             ).update(state=NoticeState.REPLIED, replied_at=now)
     if notice.kind == NoticeKind.ACK:
         event_record(
-            kind="reporter.replied" if human else "reporter.auto_reply",
+            kind=EventKind.REPORTER_REPLIED if human else EventKind.REPORTER_AUTO_REPLY,
             report=notice.report,
             data=data,
         )
         return
     if notice.kind == NoticeKind.CLOSED:
-        kind = "reporter.replied" if human else "reporter.auto_reply"
+        kind = EventKind.REPORTER_REPLIED if human else EventKind.REPORTER_AUTO_REPLY
     else:
-        kind = "notice.replied" if human else "notice.auto_reply"
+        kind = EventKind.NOTICE_REPLIED if human else EventKind.NOTICE_AUTO_REPLY
     for site in notice.sites.all():
         event_record(kind=kind, site=site, organization=notice.organization, data=data)
 
@@ -1028,7 +1042,7 @@ def _reporter_followup(inbound: InboundMessage, c: Classified) -> None:
     inbound.report = report
     inbound.reason = f"the reporter wrote about {report.token}; left for a handler"
     event_record(
-        kind="reporter.replied", report=report, data={"inbound": inbound.pk, "human": True}
+        kind=EventKind.REPORTER_REPLIED, report=report, data={"inbound": inbound.pk, "human": True}
     )
 
 
@@ -1076,7 +1090,7 @@ def notice_close_per_admin(
         Notice.objects.filter(pk__in={notice.pk, root.pk}).update(state=NoticeState.CLOSED)
         for site in root.sites.all():
             event_record(
-                kind="notice.closed_per_admin",
+                kind=EventKind.NOTICE_CLOSED_PER_ADMIN,
                 site=site,
                 organization=notice.organization,
                 actor=actor,
@@ -1090,7 +1104,7 @@ def notice_close_per_admin(
 def bad_address_allow(bad: BadAddress, *, actor: str) -> None:
     BadAddress.objects.filter(pk=bad.pk).update(allowed_at=timezone.now(), allowed_by=actor[:150])
     event_record(
-        kind="notice.address_allowed",
+        kind=EventKind.NOTICE_ADDRESS_ALLOWED,
         organization=bad.organization,
         actor=actor,
         message=f"{bad.address} may be used again",

@@ -35,7 +35,7 @@ from django.db import connection, connections
 from django.db.models import Max, Min
 from django.utils import timezone
 
-from takedown.cases.models import Event, Site, SiteState
+from takedown.cases.models import Event, EventKind, Site, SiteState
 from takedown.intake.models import Report, Reporter, ReportStatus
 from takedown.locate.models import Organization
 from takedown.stats import sql
@@ -321,7 +321,13 @@ def _span_params(period: Period) -> list[Any]:
     return [sql.param_datetime(period.start), sql.param_datetime(period.end)]
 
 
-def _first_in(events: str, kind: str, whole: bool) -> str:
+def _kind(kind: EventKind) -> str:
+    """An event kind as an SQL literal: a constant of ours, inlined (not a parameter)
+    so that the planner can match the partial indexes on ``kind``."""
+    return "'" + EventKind(kind).value + "'"
+
+
+def _first_in(events: str, kind: EventKind, whole: bool) -> str:
     """SQL keeping the sites with an event of ``kind`` in the period (parameters: start, end).
 
     A site whose first event of a kind falls in the period has one in it; for
@@ -330,14 +336,17 @@ def _first_in(events: str, kind: str, whole: bool) -> str:
     """
     if whole:
         return "1 = 1"
-    if kind not in {"notice.sent", "site.down"}:  # inlined below
+    if kind not in {EventKind.NOTICE_SENT, EventKind.SITE_DOWN}:  # inlined below
         raise ValueError(kind)
     return (
-        f"site_id IN (SELECT site_id FROM {events} WHERE kind = '{kind}' AND at >= %s AND at < %s)"  # noqa: S608 - see _rows
+        f"site_id IN (SELECT site_id FROM {events} "  # noqa: S608 - see _rows
+        f"WHERE kind = {_kind(kind)} AND at >= %s AND at < %s)"
     )
 
 
-def _first_after(events: str, kind: str, source: str, after: str, name: str, *more: str) -> str:
+def _first_after(
+    events: str, kind: EventKind, source: str, after: str, name: str, *more: str
+) -> str:
     """The rest of a SELECT over ``source`` adding ``name``: the time of the site's
     first event of ``kind`` at or after ``source.after``.
 
@@ -345,17 +354,18 @@ def _first_after(events: str, kind: str, source: str, after: str, name: str, *mo
     per row; PostgreSQL with a join it can merge and group (a fifth faster).
     ``more`` names the other columns of ``source`` the SELECT reads.
     """
-    if kind not in {"site.down", "reporter.closed_sent"}:  # inlined below
+    if kind not in {EventKind.SITE_DOWN, EventKind.REPORTER_CLOSED_SENT}:  # inlined below
         raise ValueError(kind)
     if sql.is_postgres():
         keys = ", ".join([f"{source}.site_id", f"{source}.{after}", *more])
         return (
             f"MIN(e.at) AS {name} FROM {source} LEFT JOIN {events} e "
-            f"ON e.kind = '{kind}' AND e.site_id = {source}.site_id AND e.at >= {source}.{after} "
+            f"ON e.kind = {_kind(kind)} AND e.site_id = {source}.site_id "
+            f"AND e.at >= {source}.{after} "
             f"GROUP BY {keys}"
         )
     return (
-        f"(SELECT MIN(e.at) FROM {events} e WHERE e.kind = '{kind}' "  # noqa: S608 - see _rows
+        f"(SELECT MIN(e.at) FROM {events} e WHERE e.kind = {_kind(kind)} "  # noqa: S608 - see _rows
         f"AND e.site_id = {source}.site_id AND e.at >= {source}.{after}) AS {name} "
         f"FROM {source}"
     )
@@ -465,14 +475,15 @@ def _closure_rows(period: Period) -> list[tuple[Any, ...]]:
     WITH fn AS (
         SELECT site_id, MIN(at) AS t0, {sql.first_by_time("organization_id")} AS org
         FROM {E}
-        WHERE kind = 'notice.sent' AND site_id IS NOT NULL AND {_first_in(E, "notice.sent", whole)}
+        WHERE kind = {_kind(EventKind.NOTICE_SENT)} AND site_id IS NOT NULL
+            AND {_first_in(E, EventKind.NOTICE_SENT, whole)}
         GROUP BY site_id HAVING MIN(at) >= %s AND MIN(at) < %s
     ),
     cl AS MATERIALIZED (
         SELECT fn.site_id, fn.t0,
             COALESCE(fn.org, (SELECT s.organization_id FROM {S} s WHERE s.id = fn.site_id))
                 AS org_id,
-            {_first_after(E, "site.down", "fn", "t0", "t1", "fn.org")}
+            {_first_after(E, EventKind.SITE_DOWN, "fn", "t0", "t1", "fn.org")}
     ),
     m AS MATERIALIZED (
         SELECT cl.org_id,
@@ -512,9 +523,10 @@ def _notice_rows(period: Period) -> list[tuple[Any, ...]]:
     E = sql.table(Event)
     nid = sql.json_key("data", "notice")
     human = sql.json_not_false("data", "human")
-    replied = f"""SELECT {nid} FROM {E} WHERE kind = 'notice.replied' AND {human}
+    replied_kind = _kind(EventKind.NOTICE_REPLIED)
+    replied = f"""SELECT {nid} FROM {E} WHERE kind = {replied_kind} AND {human}
         UNION SELECT {sql.json_key("data", "message")} FROM {E}
-        WHERE kind = 'notice.replied' AND {human}"""  # noqa: S608 - see _rows
+        WHERE kind = {replied_kind} AND {human}"""  # noqa: S608 - see _rows
 
     # All time: no date filter, so that the (kind, site_id, at, organization_id)
     # index answers alone.
@@ -524,7 +536,7 @@ def _notice_rows(period: Period) -> list[tuple[Any, ...]]:
         rows = _rows(
             f"""SELECT org, COUNT(*) FROM (
                 SELECT organization_id AS org, at FROM {E}
-                WHERE kind = 'notice.sent' AND {where} {extra}
+                WHERE kind = {_kind(EventKind.NOTICE_SENT)} AND {where} {extra}
                 GROUP BY organization_id, at
             ) x GROUP BY org""",  # noqa: S608 - see _rows
             params,
@@ -680,7 +692,8 @@ def _recurrence(period: Period) -> Recurrence:
     out = Recurrence()
     for by, n in _rows(
         f"""SELECT {sql.json_text("data", "by")} AS b, COUNT(*) FROM {E}
-        WHERE kind = 'site.recurrence' AND at >= %s AND at < %s GROUP BY b""",  # noqa: S608 - see _rows
+        WHERE kind = {_kind(EventKind.SITE_RECURRENCE)} AND at >= %s AND at < %s
+        GROUP BY b""",  # noqa: S608 - see _rows
         _span_params(period),
     ):
         out.events_by[by or UNKNOWN] = n
@@ -715,12 +728,13 @@ def _feedback(period: Period) -> Feedback:
     query = f"""
     WITH fd AS (
         SELECT site_id, MIN(at) AS td FROM {E}
-        WHERE kind = 'site.down' AND site_id IS NOT NULL AND {_first_in(E, "site.down", whole)}
+        WHERE kind = {_kind(EventKind.SITE_DOWN)} AND site_id IS NOT NULL
+            AND {_first_in(E, EventKind.SITE_DOWN, whole)}
         GROUP BY site_id HAVING MIN(at) >= %s AND MIN(at) < %s
     ),
     fb AS MATERIALIZED (
         SELECT fd.td,
-            {_first_after(E, "reporter.closed_sent", "fd", "td", "tc")}
+            {_first_after(E, EventKind.REPORTER_CLOSED_SENT, "fd", "td", "tc")}
     ),
     m AS (SELECT CASE WHEN tc IS NULL THEN NULL ELSE {sql.seconds_between("td", "tc")} END AS secs
           FROM fb)

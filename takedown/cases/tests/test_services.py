@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from takedown.cases.models import Event, Site, SiteState
+from takedown.cases.models import Event, EventKind, Site, SiteState
 from takedown.cases.services import (
     InvalidTransition,
     site_reject,
@@ -25,7 +25,7 @@ def make_site(url: str = "http://phish.example/login") -> Site:
 def test_it_writes_an_event_for_each_new_site() -> None:
     site = make_site()
     event = Event.objects.get(site=site)
-    assert event.kind == "site.reported"
+    assert event.kind == EventKind.SITE_REPORTED
     assert event.to_state == SiteState.REPORTED
 
 
@@ -34,17 +34,17 @@ def test_it_does_not_duplicate_existing_sites() -> None:
     again = make_site()
     assert again.pk == first.pk
     assert Site.objects.count() == 1
-    assert Event.objects.filter(kind="site.reported").count() == 1
+    assert Event.objects.filter(kind=EventKind.SITE_REPORTED).count() == 1
 
 
 def test_it_records_the_transition_on_the_timeline() -> None:
     site = make_site()
     at = datetime(2025, 4, 1, 9, 0, tzinfo=UTC)
-    site_transition(site, SiteState.LOCATED, kind="locate.done", at=at, data={"asn": 64500})
+    site_transition(site, SiteState.LOCATED, kind=EventKind.LOCATE_DONE, at=at, data={"asn": 64500})
     site.refresh_from_db()
     assert site.state == SiteState.LOCATED
     assert site.state_changed == at
-    event = Event.objects.get(kind="locate.done")
+    event = Event.objects.get(kind=EventKind.LOCATE_DONE)
     assert (event.from_state, event.to_state, event.data) == ("reported", "located", {"asn": 64500})
 
 

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.core.management import CommandError, call_command
 
-from takedown.cases.models import Event, Site
+from takedown.cases.models import Event, EventKind, Site
 from takedown.intake.importer import ImportError_, import_csv
 from takedown.intake.models import Report, ReportStatus
 from takedown.lib.testdata import require_shared
@@ -89,8 +89,8 @@ def test_it_imports_a_real_jpcert_month() -> None:
     assert reports.count() == len(lines) - 1
     assert reports.filter(status=ReportStatus.ACCEPTED).count() >= 0.99 * (len(lines) - 1)
     assert (
-        Event.objects.filter(kind="site.reported").count()
-        + Event.objects.filter(kind="site.rereported").count()
+        Event.objects.filter(kind=EventKind.SITE_REPORTED).count()
+        + Event.objects.filter(kind=EventKind.SITE_REREPORTED).count()
         == reports.filter(status=ReportStatus.ACCEPTED).count()
     )
     count = Site.objects.count()

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from takedown.cases.models import Event, Incident, Site
+from takedown.cases.models import Event, EventKind, Incident, Site
 from takedown.intake.models import Report, Reporter, ReportStatus
 from takedown.intake.services import ReporterInfo, ReportError, report_receive
 
@@ -38,7 +38,7 @@ def test_it_links_a_re_reported_url_to_the_existing_site() -> None:
     assert second.sites[0].pk == first.sites[0].pk
     assert second.new_sites == []
     assert set(Site.objects.get().reports.all()) == {first.report, second.report}
-    assert Event.objects.filter(kind="site.rereported", site=first.sites[0]).count() == 1
+    assert Event.objects.filter(kind=EventKind.SITE_REREPORTED, site=first.sites[0]).count() == 1
 
 
 def test_it_groups_a_bulk_report_into_one_incident() -> None:

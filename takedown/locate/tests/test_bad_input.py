@@ -12,7 +12,7 @@ from aiohttp import web
 from huey.contrib.djhuey import HUEY
 
 from takedown.cases import pipeline
-from takedown.cases.models import Event, Site, SiteState
+from takedown.cases.models import Event, EventKind, Site, SiteState
 from takedown.cases.services import sites_create_bulk
 from takedown.locate.models import Location
 from takedown.locate.services import sites_locate
@@ -153,7 +153,7 @@ def sites(*hosts: str) -> dict[str, Site]:
 
 
 def failed_event(site: Site) -> Event:
-    return Event.objects.filter(site=site, kind="locate.failed").latest("id")
+    return Event.objects.filter(site=site, kind=EventKind.LOCATE_FAILED).latest("id")
 
 
 def test_each_bad_input_has_a_clear_outcome(
@@ -227,7 +227,9 @@ def test_a_retry_records_another_attempt_then_locates(world: RegistryServer, set
     sites_locate([site.pk])
     site.refresh_from_db()
     assert site.state == SiteState.UNRESOLVABLE
-    attempts = [e.data["attempt"] for e in Event.objects.filter(site=site, kind="locate.failed")]
+    attempts = [
+        e.data["attempt"] for e in Event.objects.filter(site=site, kind=EventKind.LOCATE_FAILED)
+    ]
     assert attempts == [1, 2]
     # Only one state change: the second failure is an event without a transition.
     assert Event.objects.filter(site=site, to_state=SiteState.UNRESOLVABLE).count() == 1

@@ -8,7 +8,7 @@ import pytest
 from huey.contrib.djhuey import HUEY
 
 from takedown.cases import pipeline
-from takedown.cases.models import Event, Site, SiteState
+from takedown.cases.models import Event, EventKind, Site, SiteState
 from takedown.cases.services import sites_create_bulk
 from takedown.intake.extract import normalise_url
 from takedown.locate.engine import clear_caches
@@ -52,7 +52,7 @@ def test_it_locates_reported_sites_and_writes_the_timeline(
     assert s1.organization.kind == "isp" and s1.organization.language == "ja"
     assert s1.organization.name_local == "例示ネットワーク株式会社"
 
-    event = Event.objects.get(site=s1, kind="locate.done")
+    event = Event.objects.get(site=s1, kind=EventKind.LOCATE_DONE)
     assert event.from_state == SiteState.REPORTED and event.to_state == SiteState.LOCATED
     assert event.organization == s1.organization
     assert event.data["abuse"] == ["abuse@net-a.example"]
@@ -132,7 +132,7 @@ def test_a_handlers_edit_wins_over_the_registry_asked_again(sandbox_settings: Sa
         changes={"kind": "other", "abuse_emails": ["CSIRT@univ-d.example"]},
         note="the university's CSIRT asked for its own address",
     )
-    assert event is not None and event.kind == "organization.edited"
+    assert event is not None and event.kind == EventKind.ORGANIZATION_EDITED
     assert event.organization == org and event.actor == "alice"
     assert event.data["changes"]["kind"] == {"from": "school", "to": "other"}
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from takedown.cases.models import Event
+from takedown.cases.models import Event, EventKind
 from takedown.conftest import logged_in, user_with_role
 from takedown.locate.models import Organization, OrgRole
 
@@ -66,7 +66,7 @@ def test_an_admin_corrects_an_organisation(alice: Client, org: Organization) -> 
     assert org.kind == "company"
     assert org.abuse_emails == ["desk@net.example", "abuse@net.example"]
     assert set(org.overrides) == {"kind", "abuse_emails"}  # language was not changed
-    event = Event.objects.get(kind="organization.edited")
+    event = Event.objects.get(kind=EventKind.ORGANIZATION_EDITED)
     assert event.organization == org and event.actor == "alice" and event.message == "called them"
     page = alice.get(f"/orgs/{org.pk}/").content.decode()
     assert "desk@net.example" in page and "organization.edited" in page
@@ -93,7 +93,7 @@ def test_an_admin_gives_a_field_back_to_the_registry(alice: Client, org: Organiz
     assert org.kind == "isp"
     assert org.abuse_emails == ["abuse@net.example"]
     assert set(org.overrides) == {"language"}
-    assert Event.objects.filter(kind="organization.reset", organization=org).exists()
+    assert Event.objects.filter(kind=EventKind.ORGANIZATION_RESET, organization=org).exists()
 
 
 def test_the_site_panel_shows_the_location(alice: Client, org: Organization) -> None:

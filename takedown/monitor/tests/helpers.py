@@ -5,7 +5,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from takedown.cases.models import Site, SiteState
+from takedown.cases.models import EventKind, Site, SiteState
 from takedown.cases.services import site_transition, sites_create_bulk
 from takedown.monitor import services
 from takedown.monitor.runner import Monitor
@@ -31,7 +31,7 @@ def located_site(
     site_transition(
         site,
         SiteState.LOCATED,
-        kind="locate.done",
+        kind=EventKind.LOCATE_DONE,
         update_fields=["ip", *extra],
         data={"prefix": prefix},
     )

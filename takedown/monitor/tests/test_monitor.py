@@ -10,14 +10,18 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from takedown.cases.models import Event, Site, SiteState
+from takedown.cases.models import Event, EventKind, Site, SiteState
 from takedown.monitor import services
 from takedown.monitor.models import Check, Evidence, Watch
 from takedown.monitor.tests.conftest import PipelineCalls
 from takedown.monitor.tests.farm import MALWARE, OTHER_IP, ZONE, Farm
 from takedown.monitor.tests.helpers import check_round, located_site, make_due, move
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("farm_settings")]
+pytestmark = [
+    pytest.mark.concurrency,
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("farm_settings"),
+]
 
 
 def last_check(site: Site) -> Check:
@@ -30,7 +34,7 @@ def notified_then_checked(farm: Farm, path: str, mode: str, capture: Any, rounds
     """A site seen up and notified, then checked ``rounds`` times while the farm serves ``mode``."""
     site = located_site(f"http://login.{ZONE}{path}")
     check_round(capture)
-    move(site, SiteState.NOTIFIED, kind="notice.sent")
+    move(site, SiteState.NOTIFIED, kind=EventKind.NOTICE_SENT)
     farm.modes[path] = mode
     for _ in range(rounds):
         make_due(site)
@@ -79,7 +83,7 @@ def test_it_marks_a_site_down_at_its_first_check_as_already_down(
     assert handoffs.calls == []
     assert site.watch_until is not None
     assert site.next_check is not None
-    event = Event.objects.get(site=site, kind="site.already_down")
+    event = Event.objects.get(site=site, kind=EventKind.SITE_ALREADY_DOWN)
     assert event.to_state == SiteState.ALREADY_DOWN
 
 
@@ -89,7 +93,7 @@ def test_it_confirms_a_takedown_after_consecutive_down_checks(
     path = "/confirm-down"
     site = located_site(f"http://login.{ZONE}{path}")
     check_round(django_capture_on_commit_callbacks)
-    site = move(site, SiteState.NOTIFIED, kind="notice.sent")
+    site = move(site, SiteState.NOTIFIED, kind=EventKind.NOTICE_SENT)
     farm.modes[path] = "404"
     make_due(site)
     check_round(django_capture_on_commit_callbacks)
@@ -101,7 +105,7 @@ def test_it_confirms_a_takedown_after_consecutive_down_checks(
     site.refresh_from_db()
     assert site.state == SiteState.DOWN
     assert handoffs.of("site_confirmed_down") == [site.pk]
-    down = Event.objects.get(site=site, kind="site.down")
+    down = Event.objects.get(site=site, kind=EventKind.SITE_DOWN)
     assert down.to_state == "down"
     assert down.data["streak"] == 2
     assert site.watch_until is not None
@@ -113,7 +117,7 @@ def test_it_resets_the_down_streak_when_the_site_is_up_again(
     path = "/flaky"
     site = located_site(f"http://login.{ZONE}{path}")
     check_round(django_capture_on_commit_callbacks)
-    move(site, SiteState.NOTIFIED, kind="notice.sent")
+    move(site, SiteState.NOTIFIED, kind=EventKind.NOTICE_SENT)
     for mode in ("404", "up", "404"):
         farm.modes[path] = mode
         make_due(site)
@@ -140,7 +144,7 @@ def test_it_notices_a_revival_within_the_watch_window(
     assert site.state == SiteState.REVIVED
     assert handoffs.of("site_revived") == [site.pk]
     assert handoffs.of("site_seen_up") == []
-    assert Event.objects.filter(site=site, kind="site.revived").count() == 1
+    assert Event.objects.filter(site=site, kind=EventKind.SITE_REVIVED).count() == 1
     # Evidence is taken at the first up check, even a revival's.
     assert Evidence.objects.filter(site=site).count() == 1
     assert site.watch_until is None
@@ -151,7 +155,7 @@ def test_it_revives_a_closed_site(
 ) -> None:
     path = "/closed-then-back"
     site = notified_then_checked(farm, path, "410", django_capture_on_commit_callbacks)
-    site = move(site, SiteState.CLOSED, kind="site.closed")
+    site = move(site, SiteState.CLOSED, kind=EventKind.SITE_CLOSED)
     farm.modes[path] = "up"
     make_due(site)
     check_round(django_capture_on_commit_callbacks)
@@ -359,18 +363,18 @@ def test_it_links_a_new_site_to_an_earlier_one_on_the_same_server_ip_or_prefix(
     first_url: str, second_url: str, second_ip: str, by: str
 ) -> None:
     earlier = located_site(first_url)
-    move(earlier, SiteState.ALREADY_DOWN, kind="site.already_down")
+    move(earlier, SiteState.ALREADY_DOWN, kind=EventKind.SITE_ALREADY_DOWN)
     later = located_site(second_url, ip=second_ip)
     assert later.recurrence_of_id == earlier.pk
-    new_event = Event.objects.get(site=later, kind="site.recurrence")
-    old_event = Event.objects.get(site=earlier, kind="site.recurrence")
+    new_event = Event.objects.get(site=later, kind=EventKind.SITE_RECURRENCE)
+    old_event = Event.objects.get(site=earlier, kind=EventKind.SITE_RECURRENCE)
     assert new_event.data == {"of": earlier.pk, "by": by, "site": later.pk}
     assert old_event.data == new_event.data
 
 
 def test_it_does_not_link_sites_that_only_share_a_wide_network() -> None:
     earlier = located_site(f"http://login.{ZONE}/wide-a", prefix="127.0.0.0/16")
-    move(earlier, SiteState.ALREADY_DOWN, kind="site.already_down")
+    move(earlier, SiteState.ALREADY_DOWN, kind=EventKind.SITE_ALREADY_DOWN)
     later = located_site(f"http://second.{ZONE}/wide-b", ip=OTHER_IP, prefix="127.0.0.0/16")
     assert later.recurrence_of_id is None
 
@@ -379,7 +383,7 @@ def test_it_does_not_link_sites_reported_together() -> None:
     a = located_site(f"http://login.{ZONE}/together-a")
     b = located_site(f"http://login.{ZONE}/together-b")
     assert a.recurrence_of_id is None and b.recurrence_of_id is None
-    assert not Event.objects.filter(kind="site.recurrence").exists()
+    assert not Event.objects.filter(kind=EventKind.SITE_RECURRENCE).exists()
 
 
 def test_it_checks_down_sites_less_often_as_time_passes(settings: Any) -> None:
@@ -419,7 +423,7 @@ def test_it_schedules_the_first_check_when_locate_hands_sites_over() -> None:
     site = sites_create_bulk([{"url": url, "host": f"login.{ZONE}", "registered_domain": ZONE}])[
         url
     ]
-    site_transition(site, SiteState.LOCATED, kind="locate.done")
+    site_transition(site, SiteState.LOCATED, kind=EventKind.LOCATE_DONE)
     pipeline.sites_located([site.pk])
     site.refresh_from_db()
     assert site.next_check is not None and site.next_check <= timezone.now()

@@ -15,7 +15,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from takedown.cases.models import Site, SiteState
+from takedown.cases.models import EventKind, Site, SiteState
 from takedown.cases.services import site_transition, sites_create_bulk
 from takedown.locate.models import Organization
 
@@ -160,17 +160,17 @@ def make_site(
     site.ip = ip
     site.organization = org
     site_transition(
-        site, SiteState.LOCATED, kind="locate.done", update_fields=["ip", "organization"]
+        site, SiteState.LOCATED, kind=EventKind.LOCATE_DONE, update_fields=["ip", "organization"]
     )
     if state == SiteState.NOTIFIED:
-        site_transition(site, SiteState.NOTIFIED, kind="test.notified")
+        site_transition(site, SiteState.NOTIFIED, kind=EventKind.NOTICE_SENT)
     site.refresh_from_db()
     return site
 
 
 def confirm_down(site: Site) -> None:
     """What the monitor does when a takedown is confirmed."""
-    site_transition(site, SiteState.DOWN, kind="site.down")
+    site_transition(site, SiteState.DOWN, kind=EventKind.SITE_DOWN)
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from takedown.cases.models import Event, SiteState
+from takedown.cases.models import Event, EventKind, SiteState
 from takedown.cases.services import site_transition
 from takedown.notices.models import CountryCSIRT, Notice, NoticeKind
 from takedown.notices.services import mail_tick, notice_plan_site, site_close
 from takedown.notices.tests.conftest import SmtpSink, confirm_down, make_org, make_site
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 
 
 def _send_first(smtp: SmtpSink, country: str = "DE") -> tuple[Any, Any, Notice]:
@@ -36,7 +36,7 @@ def test_it_follows_up_in_the_same_thread(smtp: SmtpSink) -> None:
     assert followup["In-Reply-To"] == root.message_id
     assert root.message_id in followup["References"]
     assert root.token in followup["Subject"]
-    event = Event.objects.get(site=site, kind="notice.followup")
+    event = Event.objects.get(site=site, kind=EventKind.NOTICE_FOLLOWUP)
     assert event.data["followup"] == 1
     site.refresh_from_db()
     assert site.state == SiteState.NOTIFIED
@@ -58,7 +58,7 @@ def test_it_escalates_after_the_last_follow_up(smtp: SmtpSink, settings: Any) ->
     assert "certbund@csirt-de.example" in escalation.rcpt_tos
     assert "abuse@net-d.example" in escalation.rcpt_tos  # copied
     assert escalation.message["In-Reply-To"]
-    assert Event.objects.filter(site=site, kind="notice.escalated").count() == 1
+    assert Event.objects.filter(site=site, kind=EventKind.NOTICE_ESCALATED).count() == 1
     root.refresh_from_db()
     assert root.escalated_at is not None and root.next_deadline is None
 
@@ -78,7 +78,7 @@ def test_it_sends_a_revival_notice_naming_the_first(smtp: SmtpSink) -> None:
     confirm_down(site)
     site_close(site.pk)
     site.refresh_from_db()
-    site_transition(site, SiteState.REVIVED, kind="site.revived")
+    site_transition(site, SiteState.REVIVED, kind=EventKind.SITE_REVIVED)
     notice_plan_site(site.pk)
     mail_tick()
     assert len(smtp.messages) == 2
@@ -86,7 +86,7 @@ def test_it_sends_a_revival_notice_naming_the_first(smtp: SmtpSink) -> None:
     text = smtp.messages[1].text
     assert root.token in text
     assert "reachable again" in text
-    assert Event.objects.filter(site=site, kind="notice.sent").count() == 2
+    assert Event.objects.filter(site=site, kind=EventKind.NOTICE_SENT).count() == 2
     site.refresh_from_db()
     assert site.state == SiteState.NOTIFIED
     assert revival.parent is None
@@ -135,7 +135,7 @@ def test_it_drops_a_site_that_went_down_during_the_window(smtp: SmtpSink, settin
     org = make_org("Net G", country="US")
     site = make_site("http://a.bank-g.example/", org)
     notice_plan_site(site.pk)
-    site_transition(site, SiteState.DOWN, kind="site.down")
+    site_transition(site, SiteState.DOWN, kind=EventKind.SITE_DOWN)
     mail_tick(now=timezone.now() + timedelta(seconds=61))
     assert smtp.messages == []
     assert Notice.objects.get().state == "cancelled"
@@ -147,10 +147,10 @@ def test_it_records_when_nobody_can_be_told(smtp: SmtpSink) -> None:
     notice_plan_site(site.pk)
     mail_tick()
     assert smtp.messages == []
-    assert Event.objects.filter(site=site, kind="notice.no_contact").exists()
+    assert Event.objects.filter(site=site, kind=EventKind.NOTICE_NO_CONTACT).exists()
     orphan = make_site("http://b.bank-h.example/", None)
     notice_plan_site(orphan.pk)
-    assert Event.objects.filter(site=orphan, kind="notice.no_contact").exists()
+    assert Event.objects.filter(site=orphan, kind=EventKind.NOTICE_NO_CONTACT).exists()
 
 
 def test_it_escalates_to_the_registrar_of_the_domain(smtp: SmtpSink, settings: Any) -> None:
@@ -213,8 +213,8 @@ def test_it_resends_to_the_next_contact_when_abuse_bounces(smtp: SmtpSink) -> No
     resend = Notice.objects.get(kind=NoticeKind.RESEND)
     assert resend.parent == first
     assert first.token in smtp.messages[1].message["Subject"]
-    assert Event.objects.filter(site=site, kind="notice.bounced").count() == 1
-    sent = Event.objects.filter(site=site, kind="notice.sent").order_by("pk")
+    assert Event.objects.filter(site=site, kind=EventKind.NOTICE_BOUNCED).count() == 1
+    sent = Event.objects.filter(site=site, kind=EventKind.NOTICE_SENT).order_by("pk")
     assert [e.data.get("resend_of") for e in sent] == [None, first.pk]
     # The bounced address is not used for the follow-up either.
     mail_tick(now=timezone.now() + timedelta(hours=2))

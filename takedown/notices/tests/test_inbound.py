@@ -6,11 +6,15 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
 
-from takedown.cases.models import Event
+import pytest
+
+from takedown.cases.models import Event, EventKind
 from takedown.intake.models import Report
 from takedown.notices.models import BadAddress, InboundKind, InboundMessage, Notice, NoticeState
 from takedown.notices.services import mail_tick, notice_plan_site
 from takedown.notices.tests.conftest import SmtpSink, make_org, make_site, send_raw
+
+pytestmark = pytest.mark.concurrency
 
 
 def _notice(smtp: SmtpSink) -> Notice:
@@ -49,7 +53,7 @@ def test_it_routes_a_threaded_reply_to_the_notice(
     assert inbound.notice == notice
     notice.refresh_from_db()
     assert notice.state == NoticeState.REPLIED
-    event = Event.objects.get(kind="notice.replied")
+    event = Event.objects.get(kind=EventKind.NOTICE_REPLIED)
     assert event.organization == notice.organization
     assert event.data["notice"] == notice.pk and event.data["human"] is True
 
@@ -71,7 +75,7 @@ def test_it_does_not_match_a_forged_in_reply_to(smtp: SmtpSink, listener: tuple[
     assert inbound.kind == InboundKind.UNMATCHED
     assert inbound.notice is None
     assert "not a message we sent" in inbound.reason
-    assert not Event.objects.filter(kind="notice.replied").exists()
+    assert not Event.objects.filter(kind=EventKind.NOTICE_REPLIED).exists()
     notice.refresh_from_db()
     assert notice.state == NoticeState.SENT
 
@@ -129,7 +133,7 @@ def test_it_marks_the_address_bad_on_a_bounce_and_resends(
     assert inbound.kind == InboundKind.BOUNCE
     assert inbound.notice == notice
     assert BadAddress.objects.filter(organization=org, address="abuse@net-c.example").exists()
-    assert Event.objects.filter(kind="notice.bounced", site=site).exists()
+    assert Event.objects.filter(kind=EventKind.NOTICE_BOUNCED, site=site).exists()
     notice.refresh_from_db()
     assert notice.state == NoticeState.BOUNCED
 

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from takedown.cases.models import Event, SiteState
+from takedown.cases.models import Event, EventKind, SiteState
 from takedown.notices.models import BadAddress, Notice, NoticeState, OutboxMessage, OutboxState
 from takedown.notices.services import mail_tick, notice_plan_site, outbox_flush
 from takedown.notices.tests.conftest import SmtpSink, free_port, make_org, make_site, start_sink
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 
 
 def _plan(name: str = "Net O", abuse: list[str] | None = None) -> Any:
@@ -57,7 +57,7 @@ def test_it_survives_an_smtp_outage_and_sends_once(notice_settings: Any) -> None
     assert row.state == OutboxState.SENT
     site.refresh_from_db()
     assert site.state == SiteState.NOTIFIED
-    assert Event.objects.filter(kind="notice.sent").count() == 1
+    assert Event.objects.filter(kind=EventKind.NOTICE_SENT).count() == 1
 
 
 def test_it_retries_a_temporary_refusal(smtp: SmtpSink) -> None:
@@ -78,8 +78,8 @@ def test_it_marks_a_refused_recipient_bad(smtp: SmtpSink) -> None:
     assert smtp.messages == []
     assert OutboxMessage.objects.get().state == OutboxState.FAILED
     assert BadAddress.objects.filter(address="abuse@net-p.example").exists()
-    assert Event.objects.filter(site=site, kind="notice.bounced").exists()
-    assert Event.objects.filter(site=site, kind="notice.no_contact").exists()
+    assert Event.objects.filter(site=site, kind=EventKind.NOTICE_BOUNCED).exists()
+    assert Event.objects.filter(site=site, kind=EventKind.NOTICE_NO_CONTACT).exists()
 
 
 def test_it_never_resends_what_a_crashed_worker_was_sending(smtp: SmtpSink, settings: Any) -> None:
@@ -99,7 +99,7 @@ def test_it_never_resends_what_a_crashed_worker_was_sending(smtp: SmtpSink, sett
     assert row.state == OutboxState.UNCERTAIN
     site.refresh_from_db()
     assert site.state == SiteState.NOTIFIED
-    assert Event.objects.get(kind="notice.sent").data["uncertain"] is True
+    assert Event.objects.get(kind=EventKind.NOTICE_SENT).data["uncertain"] is True
     # The thread goes on: the follow-up is a new decision and is sent.
     mail_tick(now=timezone.now() + timedelta(hours=2))
     assert len(smtp.messages) == 1

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from takedown.cases.models import Event, SiteState
+from takedown.cases.models import Event, EventKind, SiteState
 from takedown.intake.services import ReporterInfo, report_receive
 from takedown.locate.models import Organization
 from takedown.notices.models import Notice, NoticeKind
 from takedown.notices.services import mail_tick, reporter_ack, site_close
 from takedown.notices.tests.conftest import SmtpSink, confirm_down, make_org
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 
 
 def _report(urls: list[str], *, email: str = "soc@bank-a.example", country: str = "JP") -> Any:
@@ -31,7 +31,10 @@ def _locate(result: Any, org: Organization) -> None:
         site.organization = org
         site.ip = "192.0.2.7"
         site_transition(
-            site, SiteState.LOCATED, kind="locate.done", update_fields=["ip", "organization"]
+            site,
+            SiteState.LOCATED,
+            kind=EventKind.LOCATE_DONE,
+            update_fields=["ip", "organization"],
         )
 
 
@@ -46,7 +49,7 @@ def test_it_acknowledges_a_report_with_its_token_in_the_reporters_language(smtp:
     assert msg.rcpt_tos == ["soc@bank-a.example"]
     assert "ご報告ありがとうございます" in msg.text
     assert "hxxp://login[.]bank-a[.]example/jp/" in msg.text
-    assert Event.objects.filter(kind="reporter.ack_sent", report=result.report).count() == 1
+    assert Event.objects.filter(kind=EventKind.REPORTER_ACK_SENT, report=result.report).count() == 1
 
 
 def test_it_does_not_acknowledge_when_the_reporter_said_no(smtp: SmtpSink) -> None:
@@ -77,7 +80,7 @@ def test_it_tells_the_reporter_when_the_site_is_down_then_closes_it(smtp: SmtpSi
     assert "Closed" in msg.message["Subject"]
     assert "hxxp://a[.]bank-z[.]example/" in msg.text and "hxxp://b[.]bank-z[.]example/" in msg.text
     assert result.report.token in msg.text
-    assert Event.objects.filter(kind="reporter.closed_sent").count() == 2
+    assert Event.objects.filter(kind=EventKind.REPORTER_CLOSED_SENT).count() == 2
     assert Notice.objects.get(kind=NoticeKind.CLOSED).reporter == result.report.reporter
 
 
@@ -95,8 +98,8 @@ def test_it_closes_the_site_even_when_nobody_is_told(smtp: SmtpSink) -> None:
     site.refresh_from_db()
     assert site.state == SiteState.CLOSED
     assert smtp.messages == []
-    assert not Event.objects.filter(kind="reporter.closed_sent").exists()
-    assert Event.objects.filter(site=site, kind="site.closed").count() == 1
+    assert not Event.objects.filter(kind=EventKind.REPORTER_CLOSED_SENT).exists()
+    assert Event.objects.filter(site=site, kind=EventKind.SITE_CLOSED).count() == 1
 
 
 def test_it_gives_each_site_its_own_down_time_in_the_closure_message(smtp: SmtpSink) -> None:

@@ -8,14 +8,15 @@ the sites are put in place as the locate step leaves them.
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from django.utils import timezone
 
-from takedown.cases.models import Event, SiteState
+from takedown.cases.models import Event, EventKind, SiteState
+from takedown.lib.waiting import wait_until
 from takedown.notices.models import (
     BadAddress,
     InboundKind,
@@ -26,6 +27,8 @@ from takedown.notices.models import (
 )
 from takedown.notices.services import mail_tick, notice_plan_site
 from takedown.notices.tests.conftest import make_org, make_site
+
+pytestmark = pytest.mark.concurrency
 
 SCENARIO = """
 name: notices-four-desks
@@ -53,12 +56,9 @@ reports: []
 """
 
 
-def _wait(predicate: Any, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        mail_tick()
-        time.sleep(0.1)
+def _wait(predicate: Any, what: str, timeout: float = 30) -> None:
+    """Wait for the sandbox's desks and our listener, running the mail loop meanwhile."""
+    wait_until(predicate, timeout=timeout, interval=0.1, what=what, between=mail_tick)
 
 
 def test_it_handles_four_kinds_of_abuse_desk(
@@ -96,9 +96,12 @@ def test_it_handles_four_kinds_of_abuse_desk(
     for site in sites.values():
         notice_plan_site(site.pk)
     mail_tick()
-    _wait(lambda: len(sb.notices) >= 4)
+    _wait(lambda: len(sb.notices) >= 4, "four notices at the relay")
     # The reply, the bounce and the auto-reply reach our listener and are processed.
-    _wait(lambda: InboundMessage.objects.exclude(kind=InboundKind.PENDING).count() >= 3)
+    _wait(
+        lambda: InboundMessage.objects.exclude(kind=InboundKind.PENDING).count() >= 3,
+        "the reply, the bounce and the auto-reply processed",
+    )
 
     by_org = {
         key: Notice.objects.get(organization=org, kind=NoticeKind.INITIAL)
@@ -107,16 +110,19 @@ def test_it_handles_four_kinds_of_abuse_desk(
     for notice in by_org.values():
         notice.refresh_from_db()
     assert by_org["replies"].state == NoticeState.REPLIED
-    assert Event.objects.get(site=sites["replies"], kind="notice.replied").data["human"] is True
+    assert (
+        Event.objects.get(site=sites["replies"], kind=EventKind.NOTICE_REPLIED).data["human"]
+        is True
+    )
     assert by_org["silent"].state == NoticeState.SENT
     assert by_org["bounces"].state == NoticeState.BOUNCED
     assert BadAddress.objects.filter(
         organization=orgs["bounces"], address="abuse@bounces.example"
     ).exists()
-    assert Event.objects.filter(site=sites["bounces"], kind="notice.bounced").exists()
+    assert Event.objects.filter(site=sites["bounces"], kind=EventKind.NOTICE_BOUNCED).exists()
     assert by_org["auto"].state == NoticeState.SENT
-    assert Event.objects.filter(site=sites["auto"], kind="notice.auto_reply").count() == 1
-    assert not Event.objects.filter(site=sites["auto"], kind="notice.replied").exists()
+    assert Event.objects.filter(site=sites["auto"], kind=EventKind.NOTICE_AUTO_REPLY).count() == 1
+    assert not Event.objects.filter(site=sites["auto"], kind=EventKind.NOTICE_REPLIED).exists()
     kinds = Counter(InboundMessage.objects.values_list("kind", flat=True))
     assert kinds == {"reply": 1, "bounce": 1, "auto_reply": 1}
 
@@ -125,18 +131,23 @@ def test_it_handles_four_kinds_of_abuse_desk(
     later = timezone.now() + timedelta(hours=1, minutes=1)
     mail_tick(now=later)
     mail_tick(now=later + timedelta(hours=1, minutes=1))
-    _wait(lambda: len(sb.notices) >= 7)
-    time.sleep(0.5)
+    _wait(lambda: len(sb.notices) >= 7, "three follow-ups at the relay")
+    # The answers to the follow-ups (a reply and an auto-reply) are processed
+    # before the counts below are taken.
+    _wait(
+        lambda: InboundMessage.objects.exclude(kind=InboundKind.PENDING).count() >= 5,
+        "the answers to the follow-ups processed",
+    )
     mail_tick()
     followups = Notice.objects.filter(kind=NoticeKind.FOLLOWUP)
     assert {
         n.organization_id
         for n in followups.filter(state__in=[NoticeState.SENT, NoticeState.REPLIED])
     } == {orgs[k].pk for k in ("replies", "silent", "auto")}
-    assert Event.objects.filter(site=sites["bounces"], kind="notice.no_contact").exists()
+    assert Event.objects.filter(site=sites["bounces"], kind=EventKind.NOTICE_NO_CONTACT).exists()
     for key in ("replies", "silent", "auto"):
-        assert Event.objects.filter(site=sites[key], kind="notice.followup").count() == 1
-        assert Event.objects.filter(site=sites[key], kind="notice.sent").count() == 1
+        assert Event.objects.filter(site=sites[key], kind=EventKind.NOTICE_FOLLOWUP).count() == 1
+        assert Event.objects.filter(site=sites[key], kind=EventKind.NOTICE_SENT).count() == 1
         sites[key].refresh_from_db()
         assert sites[key].state == SiteState.NOTIFIED
 

@@ -6,13 +6,13 @@ import json
 
 import pytest
 
-from takedown.cases.models import Event, SiteState
+from takedown.cases.models import Event, EventKind, SiteState
 from takedown.notices.models import Notice, NoticeKind, NoticeState
 from takedown.notices.services import mail_tick, notice_plan_site
 from takedown.notices.tests.conftest import SmtpSink, make_org, make_site
 from takedown.notices.xarf import xarf_errors
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 
 
 def test_it_sends_one_notice_per_organisation(smtp: SmtpSink) -> None:
@@ -29,7 +29,7 @@ def test_it_sends_one_notice_per_organisation(smtp: SmtpSink) -> None:
     for site in sites:
         site.refresh_from_db()
         assert site.state == SiteState.NOTIFIED
-        event = Event.objects.get(site=site, kind="notice.sent")
+        event = Event.objects.get(site=site, kind=EventKind.NOTICE_SENT)
         assert event.organization_id == site.organization_id
         assert event.data["to"] == orgs[(sites.index(site)) % 5].abuse_emails
     # Nothing more to do: a second round sends nothing again.

@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from takedown.cases.models import Event
+from takedown.cases.models import Event, EventKind
 from takedown.notices.models import BadAddress, InboundMessage, Notice, NoticeState
 from takedown.notices.services import inbound_receive, mail_tick, notice_plan_site
 from takedown.notices.tests.conftest import SmtpSink, make_org, make_site
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 
 HOSTILE = (
     b"From: Mallory <mallory@evil.example>\r\nTo: takedown@csirt.example\r\n"
@@ -58,7 +58,7 @@ def test_it_marks_closed_per_admin_from_a_reply(smtp: SmtpSink, alice_client: Cl
     assert response.status_code == 302
     notice.refresh_from_db()
     assert notice.state == NoticeState.CLOSED
-    event = Event.objects.get(kind="notice.closed_per_admin", site=site)
+    event = Event.objects.get(kind=EventKind.NOTICE_CLOSED_PER_ADMIN, site=site)
     assert event.actor == "alice"
     inbound.refresh_from_db()
     assert inbound.handled_by == "alice"

@@ -11,7 +11,7 @@ import itertools
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from takedown.cases.models import Site, SiteState
+from takedown.cases.models import EventKind, Site, SiteState
 from takedown.cases.services import event_record, site_transition
 from takedown.intake.services import ReporterInfo, report_receive
 from takedown.locate.models import Organization
@@ -77,7 +77,7 @@ class History:
         site_transition(
             site,
             SiteState.LOCATED,
-            kind="locate.done",
+            kind=EventKind.LOCATE_DONE,
             organization=org,
             at=at,
             update_fields=["ip", "organization"],
@@ -89,7 +89,7 @@ class History:
             site_transition(
                 site,
                 SiteState.NOTIFIED,
-                kind="notice.sent",
+                kind=EventKind.NOTICE_SENT,
                 organization=org or site.organization,
                 at=at,
                 data={"notice": notice, "to": ["abuse@example.net"], "followup": 0},
@@ -100,22 +100,24 @@ class History:
         self, notice: int, at: datetime, org: Organization | None = None, *, human: bool = True
     ) -> None:
         event_record(
-            kind="notice.replied",
+            kind=EventKind.NOTICE_REPLIED,
             organization=org,
             at=at,
             data={"notice": notice, "human": human},
         )
 
     def down(self, site: Site, at: datetime) -> None:
-        site_transition(site, SiteState.DOWN, kind="site.down", at=at)
+        site_transition(site, SiteState.DOWN, kind=EventKind.SITE_DOWN, at=at)
 
     def closed(self, site: Site, at: datetime, *, told: bool = True) -> None:
         if told:
-            event_record(kind="reporter.closed_sent", site=site, at=at, data={"reporter": 1})
-        site_transition(site, SiteState.CLOSED, kind="site.closed", at=at)
+            event_record(
+                kind=EventKind.REPORTER_CLOSED_SENT, site=site, at=at, data={"reporter": 1}
+            )
+        site_transition(site, SiteState.CLOSED, kind=EventKind.SITE_CLOSED, at=at)
 
     def revive(self, site: Site, at: datetime) -> None:
-        site_transition(site, SiteState.REVIVED, kind="site.revived", at=at)
+        site_transition(site, SiteState.REVIVED, kind=EventKind.SITE_REVIVED, at=at)
 
     def case(
         self,

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from takedown.cases.models import Site
+from takedown.cases.models import EventKind, Site
 from takedown.cases.services import event_record
 from takedown.stats.calendar import fiscal_year_period
 from takedown.stats.selectors import period_all, stats_as_json, stats_compute
@@ -64,7 +64,7 @@ def history(db, settings):
     )
     Site.objects.filter(pk=sites[4].pk).update(recurrence_of=sites[3])
     event_record(
-        kind="site.recurrence",
+        kind=EventKind.SITE_RECURRENCE,
         site=sites[4],
         at=jst(2025, 6, 13, 16),
         data={"of": sites[3].pk, "by": "ip"},
