@@ -1,8 +1,20 @@
-"""Fixtures shared by every app's tests: named users, an API token, a logged-in client."""
+"""Fixtures shared by every app's tests: named users, an API token, a logged-in client.
+
+Also the two guards of issue 13 (tests that fail by chance): the SQLite test
+database is a WAL file like production's, and a test that starts a thread or
+a process must carry the ``concurrency`` marker, so that CI's second run of
+those tests (``.ci/run``) really covers every test that can race.
+"""
 
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -41,6 +53,96 @@ def token_for(user: User) -> str:
 
     _, token = ApiToken.issue(user=user, name="test")
     return token
+
+
+# What the running test started: a description per thread or process.
+_started: list[str] = []
+
+
+def _record_starts() -> None:
+    """Wrap Thread.start and Popen so the guard below sees what a test starts.
+
+    Worker threads of a ThreadPoolExecutor (asyncio's default executor runs
+    getaddrinfo there) are not counted: they only run our own code on our own
+    data, not a second writer.
+    """
+    thread_start = threading.Thread.start
+    popen_init = subprocess.Popen.__init__
+
+    def start(self: threading.Thread) -> None:
+        target = getattr(self, "_target", None)
+        if getattr(target, "__module__", "") != "concurrent.futures.thread":
+            _started.append(f"thread {self.name} ({getattr(target, '__qualname__', type(self))})")
+        thread_start(self)
+
+    def init(self: subprocess.Popen[Any], args: Any, *a: Any, **kw: Any) -> None:
+        _started.append(f"process {args!r:.120}")
+        popen_init(self, args, *a, **kw)
+
+    threading.Thread.start = start  # type: ignore[method-assign]
+    subprocess.Popen.__init__ = init  # type: ignore[method-assign]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    _record_starts()
+
+
+@pytest.fixture(autouse=True)
+def _concurrency_tests_are_marked(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test that starts a thread or a process without the ``concurrency`` marker.
+
+    Session-scoped fixtures (one sandbox for many tests) are set up before
+    this fixture and are not counted: only what the test itself starts.
+    """
+    _started.clear()
+    yield
+    if _started and request.node.get_closest_marker("concurrency") is None:
+        what = "; ".join(dict.fromkeys(_started))
+        _started.clear()
+        pytest.fail(
+            f"this test starts {what}: mark it (or its module) "
+            "with pytest.mark.concurrency so CI runs it twice (docs/testing.md)",
+            pytrace=False,
+        )
+
+
+def _test_database_dir() -> Path:
+    """A fresh directory for this run's test database, in memory-backed /dev/shm when there is one.
+
+    tmpfs keeps the file database about as fast as the in-memory one it
+    replaces; WAL works there (it needs shared memory, which tmpfs has).
+    """
+    shm = Path("/dev/shm")  # noqa: S108 - a private mkdtemp inside it, never a fixed name
+    base = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    return Path(tempfile.mkdtemp(prefix="takedown-test-db-", dir=base))
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None,
+) -> Iterator[None]:
+    """Tests on SQLite use a WAL file database, as production does, not an in-memory one.
+
+    Django's default SQLite test database is in memory with a shared cache,
+    where a thread that writes holds a *table* lock that makes a concurrent
+    reader fail at once with "database table is locked" (SQLITE_LOCKED, which
+    no busy timeout waits for).  Listener, worker and sandbox threads write
+    while tests read, so tests failed by chance.  A per-run file with the
+    production pragmas (settings.py: WAL, busy_timeout, IMMEDIATE) behaves like
+    a deployment: a reader reads a snapshot, a second writer waits.
+    """
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    if db["ENGINE"] != "django.db.backends.sqlite3":
+        yield
+        return
+    directory = _test_database_dir()
+    db.setdefault("TEST", {})["NAME"] = str(directory / "test.sqlite3")
+    try:
+        yield
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import trustme
 
+from takedown.lib.waiting import wait_until
 from takedown.sandbox.bots import BotContext, Bots
 from takedown.sandbox.dnsserver import DnsServer, DnsTable
 from takedown.sandbox.farm import Farm
@@ -365,17 +366,10 @@ class Sandbox:
         return self.world.now()
 
     def wait_until(
-        self, predicate: Callable[[], Any], timeout: float = 10, interval: float = 0.05
+        self, predicate: Callable[[], Any], timeout: float = 30, interval: float = 0.05
     ) -> Any:
-        """Poll ``predicate`` until it is truthy; its value, or SandboxError after ``timeout``."""
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise SandboxError(f"condition not met within {timeout} s")
-            time.sleep(interval)
+        """Poll ``predicate`` until it is truthy and return its value (``lib.waiting``)."""
+        return wait_until(predicate, timeout=timeout, interval=interval, what="the sandbox")
 
     # --- read-only views ---------------------------------------------------------
 

@@ -199,6 +199,9 @@ class ScenarioRun:
         self.keep = keep
         self.echo = echo or (lambda msg: None)
         self.observed: dict[tuple[str, str], dict[str, Any]] = {}
+        # Why the run ended: "settled" (every site settled, nothing pending) or
+        # "duration" (the scenario's time ran out first).
+        self.stopped = ""
         self.transitions: dict[tuple[str, str], list[tuple[float, str]]] = {}
 
     def run(self) -> dict[str, Any]:
@@ -274,6 +277,7 @@ class ScenarioRun:
         offset: float,
     ) -> None:
         deadline = time.monotonic() + self.scenario.duration
+        self.stopped = "duration"
         while time.monotonic() < deadline:
             if not service.alive():
                 raise RunError(f"the service stopped during the run; see {service.log_path}")
@@ -285,6 +289,7 @@ class ScenarioRun:
                 if not seen or seen[-1][1] != item.get("state"):
                     seen.append((round(now, 3), str(item.get("state"))))
             if feeder.pending == 0 and self._settled(sandbox):
+                self.stopped = "settled"
                 return
             time.sleep(POLL_INTERVAL)
 
@@ -417,6 +422,7 @@ class ScenarioRun:
         )
         return {
             "scenario": scenario.name,
+            "stopped": self.stopped,
             "sites": sites_out,
             "mail": {
                 "notices_sent": notices_sent,

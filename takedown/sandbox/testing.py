@@ -33,6 +33,26 @@ from takedown.sandbox.scenario import Scenario, parse_scenario
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SEED_SCENARIO = REPO_ROOT / "scenarios" / "seed-cases.yaml"
+# A test's copy of a scenario may run this long at most: the run stops as soon
+# as every site is settled, so the slack costs nothing on an idle machine and
+# keeps a busy CI machine from ending the run before the loop finishes.
+TEST_DURATION = 300
+
+
+def seed_scenario_with_slack(directory: Path, source: Path = SEED_SCENARIO) -> Path:
+    """A copy of ``source`` in ``directory`` whose ``duration`` is ``TEST_DURATION``.
+
+    The scenarios' durations are real seconds sized for a demo; a test asserts
+    where every site ends, which must not depend on how busy the machine is.
+    """
+    import yaml
+
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    data["duration"] = max(float(data.get("duration", 0)), TEST_DURATION)
+    copy = directory / source.name
+    copy.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return copy
+
 
 # Environment variable -> Django setting, for tests that run the service in-process.
 SETTING_NAMES = {

@@ -6,13 +6,14 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from huey import RedisHuey, SqliteHuey
 from huey.api import Huey
+
+from takedown.lib.waiting import wait_until
 
 
 def _free_port() -> int:
@@ -37,13 +38,17 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
+
+        def accepts() -> bool:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+
+        wait_until(
+            accepts,
+            timeout=30,
+            tolerate=(OSError,),
+            what="redis-server to accept connections",
+        )
         yield f"redis://127.0.0.1:{port}/15"
     finally:
         proc.terminate()

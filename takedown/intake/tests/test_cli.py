@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 
 from takedown.cases.models import Site
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 
 
 def test_it_reports_urls_from_arguments() -> None:

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 
+pytestmark = pytest.mark.concurrency
+
 REPORT = (
     "Phishing sites:\n"
     "1. hxxp://login.bank-a[.]example/jp/\n"

@@ -25,7 +25,7 @@ from takedown.locate.tests.servers import (
     rdap_json,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 
 NAMES: dict[str, dict[str, Any]] = {
     "r500.test": {"a": ["127.50.0.1"]},  # RDAP 500, WHOIS garbage

@@ -12,7 +12,7 @@ from takedown.locate.tests.worlds import REGISTRY_STYLES, bulk_scenario
 from takedown.sandbox.scenario import scenario_from_dict
 from takedown.sandbox.testing import django_settings
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 
 
 def test_it_asks_once_per_network(sandbox_factory: Any, settings: Any) -> None:

@@ -27,6 +27,8 @@ from takedown.locate.limits import Limit, parse_limit
 from takedown.locate.rdap import RdapError
 from takedown.locate.tests.servers import LoopThread, RegistryServer, rdap_json
 
+pytestmark = pytest.mark.concurrency
+
 NETWORK = {"objectClassName": "ip network", "handle": "N", "name": "EXAMPLE"}
 
 

@@ -15,6 +15,8 @@ from django.core.management.base import CommandError
 
 from takedown.lib.testdata import require_shared
 
+pytestmark = pytest.mark.concurrency
+
 REPO = Path(__file__).resolve().parents[3]
 
 

@@ -11,6 +11,8 @@ import pytest
 from takedown.locate.resolver import DnsResult, make_resolver, resolve_host
 from takedown.locate.tests.servers import DnsTestServer, SilentUdp
 
+pytestmark = pytest.mark.concurrency
+
 NAMES: dict[str, dict[str, Any]] = {
     "site.test": {"a": ["127.10.0.1"], "aaaa": ["::1"]},
     "v6only.test": {"aaaa": ["2001:db8::1"]},

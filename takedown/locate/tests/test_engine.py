@@ -19,6 +19,8 @@ from takedown.locate.tests.servers import (
     rdap_json,
 )
 
+pytestmark = pytest.mark.concurrency
+
 
 def vcard(*props: list[Any]) -> list[Any]:
     return ["vcard", [["version", {}, "text", "4.0"], *props]]

@@ -18,7 +18,7 @@ from django.core.management import call_command
 
 from takedown.sandbox.core import Sandbox
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 
 
 def locate(url: str) -> dict[str, Any]:

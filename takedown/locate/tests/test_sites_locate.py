@@ -16,7 +16,7 @@ from takedown.locate.models import Location, Network, Organization, OrgRole, Res
 from takedown.locate.services import organization_edit, sites_locate
 from takedown.sandbox.core import Sandbox
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 
 
 def make_sites(*urls: str) -> list[Site]:

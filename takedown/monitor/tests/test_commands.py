@@ -17,10 +17,13 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from takedown.cases.models import SiteState
+from takedown.lib.waiting import wait_until
 from takedown.monitor.models import Check
 from takedown.monitor.tests.conftest import PipelineCalls
 from takedown.monitor.tests.farm import ZONE, Farm
 from takedown.monitor.tests.helpers import located_site, move
+
+pytestmark = pytest.mark.concurrency
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -111,14 +114,13 @@ def test_it_runs_the_monitor_loop_until_sigterm(farm: Farm, tmp_path: Path) -> N
     proc = subprocess.Popen([*takedown, "monitor"], env=env, cwd=REPO)
     try:
         db = tmp_path / "takedown.sqlite3"
-        deadline = time.monotonic() + 30
-        outcome = None
-        while time.monotonic() < deadline and outcome is None:
-            time.sleep(0.2)
+
+        def first_outcome() -> str | None:
             with sqlite3.connect(db, timeout=5) as conn:
                 row = conn.execute("SELECT outcome FROM monitor_check").fetchone()
-            outcome = row[0] if row else None
-        assert outcome == "up"
+            return row[0] if row else None
+
+        assert wait_until(first_outcome, timeout=60, what="the first check") == "up"
         assert proc.poll() is None
         started = time.monotonic()
         proc.send_signal(signal.SIGTERM)

@@ -12,7 +12,11 @@ from takedown.monitor.screenshot import evidence_take_screenshot
 from takedown.monitor.tests.farm import ZONE, Farm
 from takedown.monitor.tests.helpers import located_site
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("farm_settings")]
+pytestmark = [
+    pytest.mark.concurrency,
+    pytest.mark.django_db,
+    pytest.mark.usefixtures("farm_settings"),
+]
 
 
 @pytest.fixture

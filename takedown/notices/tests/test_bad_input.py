@@ -10,9 +10,13 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from typing import Any
 
+import pytest
+
 from takedown.notices.listener import start_listener
 from takedown.notices.models import InboundKind, InboundMessage
 from takedown.notices.tests.conftest import free_port, send_raw
+
+pytestmark = pytest.mark.concurrency
 
 PLAIN = (
     b"From: Someone <someone@isp.example>\r\nTo: takedown@csirt.example\r\n"

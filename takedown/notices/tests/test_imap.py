@@ -19,6 +19,8 @@ from takedown.notices.listener import ImapPoller
 from takedown.notices.models import InboundKind, InboundMessage
 from takedown.notices.tests.conftest import free_port
 
+pytestmark = pytest.mark.concurrency
+
 MAILBOX: dict[int, dict[str, Any]] = {}
 
 

@@ -7,7 +7,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from takedown.lib.waiting import wait_until
 from takedown.notices.intervals import IntervalError, add_business_days, parse_interval
 from takedown.notices.tests.conftest import SmtpSink, free_port, make_org, make_site
+
+pytestmark = pytest.mark.concurrency
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 
@@ -104,19 +106,16 @@ def test_it_runs_the_mail_process_and_stops_on_sigterm(tmp_path: Path) -> None:
     try:
         import smtplib
 
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
-                    client.sendmail(
-                        "someone@isp.example",
-                        ["takedown@csirt.example"],
-                        b"From: someone@isp.example\r\nSubject: hello\r\n\r\nno urls here\r\n",
-                    )
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "the listener did not come up"
-                time.sleep(0.2)
+        def deliver() -> bool:
+            with smtplib.SMTP("127.0.0.1", port, timeout=5) as client:
+                client.sendmail(
+                    "someone@isp.example",
+                    ["takedown@csirt.example"],
+                    b"From: someone@isp.example\r\nSubject: hello\r\n\r\nno urls here\r\n",
+                )
+            return True
+
+        wait_until(deliver, timeout=60, interval=0.2, tolerate=(OSError,), what="the listener")
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:

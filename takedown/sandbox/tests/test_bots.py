@@ -16,6 +16,8 @@ from takedown.sandbox.core import Sandbox
 from takedown.sandbox.runner import free_port
 from takedown.sandbox.tests.small import SMALL
 
+pytestmark = pytest.mark.concurrency
+
 
 class Inbox:
     """The service's inbound listener, played by a real aiosmtpd server."""
@@ -95,8 +97,8 @@ def test_it_replies_in_thread_and_takes_the_site_down(
 ) -> None:
     handler, _ = inbox
     notice(small, ["abuse@jp-isp.example"], "Please remove hxxps://login.bank[.]example/jp/ today.")
-    small.wait_until(lambda: small.site_status("jp1") == "down", timeout=3)
-    small.wait_until(lambda: handler.messages, timeout=5)
+    small.wait_until(lambda: small.site_status("jp1") == "down", timeout=30)
+    small.wait_until(lambda: handler.messages, timeout=30)
     mail_from, rcpts, reply = handler.messages[0]
     assert rcpts == ["notices@takedown.example"]
     assert mail_from == "abuse@jp-isp.example"
@@ -105,14 +107,14 @@ def test_it_replies_in_thread_and_takes_the_site_down(
     assert "<n1@takedown.example>" in reply["References"]
     assert small.notices[0]["sites"] == ["jp1"]
     # revive_after: it comes back once
-    small.wait_until(lambda: small.site_status("jp1") == "up", timeout=3)
+    small.wait_until(lambda: small.site_status("jp1") == "up", timeout=30)
     assert small.site("jp1").revivals == 1
 
 
 def test_it_bounces_only_the_abuse_address(small: Sandbox, inbox: tuple[Inbox, int]) -> None:
     handler, _ = inbox
     notice(small, ["abuse@br-net.example", "noc@br-net.example"], "hxxp://secure.card[.]example/")
-    small.wait_until(lambda: len(handler.messages) >= 2, timeout=5)
+    small.wait_until(lambda: len(handler.messages) >= 2, timeout=30)
     dsn = next(m for f, r, m in handler.messages if m.get_content_type() == "multipart/report")
     mail_from, rcpts, _ = next(x for x in handler.messages if x[2] is dsn)
     assert mail_from in ("", "<>") and rcpts == ["bounces+tkd0001@takedown.example"]
@@ -125,7 +127,7 @@ def test_it_bounces_only_the_abuse_address(small: Sandbox, inbox: tuple[Inbox, i
     assert "Action: failed" in status and "Status: 5.1.1" in status
     assert "[TKD-0001]" in report_parts[2].as_string()
     # noc@ reached a person, who acts (nxdomain takedown) and replies
-    small.wait_until(lambda: small.site_status("br1") == "down", timeout=3)
+    small.wait_until(lambda: small.site_status("br1") == "down", timeout=30)
     assert any(m["Subject"].startswith("Re: ") for _, _, m in handler.messages)
 
 
@@ -134,7 +136,7 @@ def test_it_does_nothing_when_only_the_bouncing_address_was_used(
 ) -> None:
     handler, _ = inbox
     notice(small, ["abuse@br-net.example"], "hxxp://secure.card[.]example/")
-    small.wait_until(lambda: handler.messages, timeout=5)
+    small.wait_until(lambda: handler.messages, timeout=30)
     import time
 
     time.sleep(0.6)
@@ -150,13 +152,13 @@ def test_it_auto_replies_per_rfc3834(small: Sandbox, inbox: tuple[Inbox, int]) -
         "X-ARF attached.",
         attach={"Source": "http://pay.shop.example/", "Category": "fraud"},
     )
-    small.wait_until(lambda: handler.messages, timeout=5)
+    small.wait_until(lambda: handler.messages, timeout=30)
     mail_from, rcpts, auto = handler.messages[0]
     assert auto["Auto-Submitted"] == "auto-replied"
     assert mail_from in ("", "<>") and rcpts == ["bounces+tkd0001@takedown.example"]
     assert "[TKD-0001]" in auto["Subject"] and auto["In-Reply-To"] == "<n1@takedown.example>"
     # the X-ARF attachment named the site: refused takedown after 0.3 s, no reply (never)
-    small.wait_until(lambda: small.site_status("us1") == "down", timeout=3)
+    small.wait_until(lambda: small.site_status("us1") == "down", timeout=30)
     assert len(handler.messages) == 1
 
 
@@ -166,7 +168,7 @@ def test_it_acts_once_per_message_and_only_on_its_own_sites(small: Sandbox) -> N
         ["abuse@de-host.example", "noc@de-host.example"],
         "hxxp://id.mail[.]example/login/ and hxxp://pay.shop[.]example/",
     )
-    small.wait_until(lambda: small.notices, timeout=3)
+    small.wait_until(lambda: small.notices, timeout=30)
     assert small.notices[0]["sites"] == ["de1"]
     assert len(small.bots.decisions) == 1
 
@@ -183,7 +185,7 @@ def test_its_sometimes_is_reproducible(sandbox_factory: Callable[..., Sandbox]) 
                 msgid=f"<n{i}@takedown.example>",
             )
         bots = sb.bots
-        sb.wait_until(lambda: len(bots.decisions) == 8, timeout=5)  # noqa: B023
+        sb.wait_until(lambda: len(bots.decisions) == 8, timeout=30)  # noqa: B023
         runs.append([d["reply"] for d in sb.bots.decisions])
     assert runs[0] == runs[1]
     assert True in runs[0] and False in runs[0]
@@ -197,8 +199,8 @@ def test_a_url_names_only_its_own_path(sandbox_factory: Callable[..., Sandbox]) 
         )
     )
     notice(sb, ["abuse@us-cloud.example"], "hxxp://pay.shop[.]example/other/")
-    sb.wait_until(lambda: sb.notices, timeout=3)
+    sb.wait_until(lambda: sb.notices, timeout=30)
     assert sb.notices[0]["sites"] == ["us2"]
     notice(sb, ["abuse@us-cloud.example"], "pay.shop.example hosts phishing", msgid="<n2@x>")
-    sb.wait_until(lambda: len(sb.notices) == 2, timeout=3)
+    sb.wait_until(lambda: len(sb.notices) == 2, timeout=30)
     assert sorted(sb.notices[1]["sites"]) == ["us1", "us2"]

@@ -7,7 +7,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from takedown.sandbox.testing import REPO_ROOT, SEED_SCENARIO
+
+pytestmark = pytest.mark.concurrency
 
 
 def _cli(*args: str) -> list[str]:

@@ -8,10 +8,13 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 import dns.resolver
+import pytest
 
 from takedown.sandbox.core import Sandbox
 from takedown.sandbox.dnsserver import REBIND_ADDRESS
 from takedown.sandbox.tests.small import SMALL
+
+pytestmark = pytest.mark.concurrency
 
 
 def _resolver(sb: Sandbox, tcp: bool = False) -> dns.resolver.Resolver:

@@ -13,6 +13,8 @@ from takedown.sandbox.core import Sandbox
 from takedown.sandbox.farm import MALWARE_SHA256, PRIVATE_REDIRECT
 from takedown.sandbox.tests.small import SMALL
 
+pytestmark = pytest.mark.concurrency
+
 
 def get(
     sb: Sandbox,
@@ -102,7 +104,7 @@ def test_it_refuses_connections_and_comes_back(small: Sandbox) -> None:
 def test_it_revives_once_after_a_takedown(small: Sandbox) -> None:
     small.take_down("jp1")
     assert small.site_status("jp1") == "down"
-    small.wait_until(lambda: small.site_status("jp1") == "up", timeout=3)
+    small.wait_until(lambda: small.site_status("jp1") == "up", timeout=30)
     assert get(small, "127.11.0.1", "login.bank.example", "/jp/", https=True).status == 200
     small.take_down("jp1")
     time.sleep(0.8)
@@ -112,7 +114,7 @@ def test_it_revives_once_after_a_takedown(small: Sandbox) -> None:
 
 def test_it_makes_sites_appear_later(small: Sandbox) -> None:
     assert get(small, "127.11.0.3", "later.bank.example").status == 404
-    small.wait_until(lambda: small.site_status("later") == "up", timeout=3)
+    small.wait_until(lambda: small.site_status("later") == "up", timeout=30)
     assert get(small, "127.11.0.3", "later.bank.example").status == 200
 
 

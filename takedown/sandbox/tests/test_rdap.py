@@ -5,9 +5,12 @@ from collections.abc import Callable
 from typing import Any
 
 import aiohttp
+import pytest
 
 from takedown.sandbox.core import Sandbox
 from takedown.sandbox.tests.small import SMALL
+
+pytestmark = pytest.mark.concurrency
 
 
 def _get(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:

@@ -12,6 +12,7 @@ from aiosmtpd.controller import Controller
 from django.contrib.auth.models import User
 
 from takedown.intake.models import Report as StoredReport
+from takedown.lib.waiting import wait_until
 from takedown.sandbox.reporters import (
     ApiChannel,
     CliChannel,
@@ -23,6 +24,8 @@ from takedown.sandbox.reporters import (
 from takedown.sandbox.runner import free_port
 from takedown.sandbox.scenario import Report, Reporter
 from takedown.web.models import ApiToken
+
+pytestmark = pytest.mark.concurrency
 
 REPORTER = Reporter(name="Bank SOC", email="soc@bank.example", type="financial", country="JP")
 
@@ -101,14 +104,12 @@ def test_it_feeds_reports_at_their_times(intake: tuple[Intake, int]) -> None:
     )
     start = time.monotonic()
     feeder.start()
-    deadline = time.monotonic() + 5
-    while feeder.pending and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not feeder.pending, timeout=30, what="both reports fed")
     feeder.stop()
     assert [d.report for d in feeder.deliveries] == [0, 1]
     assert all(d.ok for d in feeder.deliveries)
-    first, second = (m[0] - start for m in handler.messages)
-    assert first < 0.3
+    _, second = (m[0] - start for m in handler.messages)
+    # Lower bounds only: a loaded machine may deliver late, never early.
     assert second >= 0.35
 
 

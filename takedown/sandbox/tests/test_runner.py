@@ -16,9 +16,11 @@ from takedown.sandbox.scenario import load_scenario, parse_scenario
 from takedown.sandbox.testing import REPO_ROOT, SEED_SCENARIO
 from takedown.sandbox.tests.small import SMALL
 
+pytestmark = pytest.mark.concurrency
+
 TINY = """
 name: tiny
-duration: 6
+duration: 120  # stops as soon as both sites are settled
 settings: {check_interval: 1, confirm_down: 2, renotify_after: 10}
 organizations:
   - {id: net-a, name: Example Net A, country: JP, kind: isp, registry: apnic,
@@ -61,7 +63,7 @@ def test_it_builds_the_contract_result(sandbox_factory: Callable[..., Sandbox]) 
             ["soc@reporter.example"],
             b"Subject: closed\r\n\r\nhxxps://login.bank[.]example/jp/ is down.\r\n",
         )
-    sb.wait_until(lambda: len(sb.notices) == 2 and sb.site_status("jp1") == "down", timeout=3)
+    sb.wait_until(lambda: len(sb.notices) == 2 and sb.site_status("jp1") == "down", timeout=30)
     key = url_key("https://login.bank.example/jp/")
     run.observed[key] = {"state": "closed", "organization": "JP ISP"}
     run.transitions[key] = [(0.1, "reported"), (1.5, "down"), (2.5, "closed")]

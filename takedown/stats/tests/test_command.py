@@ -16,6 +16,8 @@ from django.core.management.base import CommandError
 
 from takedown.stats.tests.history import History, jst
 
+pytestmark = pytest.mark.concurrency
+
 
 @pytest.fixture
 def history(db, settings):

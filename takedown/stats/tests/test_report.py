@@ -13,6 +13,8 @@ from django.core.management.base import CommandError
 from takedown.stats.report import ReportError, html_to_pdf, report_html
 from takedown.stats.tests.history import History, jst
 
+pytestmark = pytest.mark.concurrency
+
 AS_OF = jst(2025, 7, 10, 9)
 
 

@@ -16,7 +16,7 @@ from takedown.monitor.screenshot import CHROMIUM_ARGS
 # test server, so that one rule is left out.
 ARGS = [a for a in CHROMIUM_ARGS if not a.startswith("--host-resolver-rules")]
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
