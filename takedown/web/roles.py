@@ -91,6 +91,7 @@ def user_role_set(*, user: Any, role: Role, actor: str) -> bool:
     Superusers are admins whatever their groups say, so their role is not
     changed here (``takedown changepassword``/``createsuperuser`` manage them).
     """
+    from takedown.cases.models import EventKind
     from takedown.cases.services import event_record
 
     if getattr(user, "is_superuser", False):
@@ -109,7 +110,7 @@ def user_role_set(*, user: Any, role: Role, actor: str) -> bool:
         if hasattr(user, _CACHE):
             delattr(user, _CACHE)
         event_record(
-            kind="user.role",
+            kind=EventKind.USER_ROLE,
             actor=actor,
             data={
                 "user": user.get_username(),

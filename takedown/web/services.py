@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from takedown.cases.models import EventKind
 from takedown.cases.services import event_record
 from takedown.web.models import ApiToken
 from takedown.web.roles import Role, user_role_set
@@ -34,7 +35,7 @@ def user_create(
             raise AccountError(f"user {username!r} exists")
         user = users.objects.create_user(username, email, password)
         event_record(
-            kind="user.created",
+            kind=EventKind.USER_CREATED,
             actor=actor,
             data={"user": username, "role": role.value},
         )
@@ -50,7 +51,7 @@ def user_set_active(*, user: Any, active: bool, actor: str) -> bool:
         user.is_active = active
         user.save(update_fields=["is_active"])
         event_record(
-            kind="user.activated" if active else "user.deactivated",
+            kind=EventKind.USER_ACTIVATED if active else EventKind.USER_DEACTIVATED,
             actor=actor,
             data={"user": user.get_username()},
         )
@@ -61,7 +62,7 @@ def user_set_password(*, user: Any, password: str, actor: str) -> None:
     with transaction.atomic():
         user.set_password(password)
         user.save(update_fields=["password"])
-        event_record(kind="user.password", actor=actor, data={"user": user.get_username()})
+        event_record(kind=EventKind.USER_PASSWORD, actor=actor, data={"user": user.get_username()})
 
 
 def token_issue(*, user: Any, name: str, actor: str, limit: str = "") -> tuple[ApiToken, str]:
@@ -71,7 +72,7 @@ def token_issue(*, user: Any, name: str, actor: str, limit: str = "") -> tuple[A
     with transaction.atomic():
         obj, secret = ApiToken.issue(user=user, name=name.strip() or "token", role=limit)
         event_record(
-            kind="token.created",
+            kind=EventKind.TOKEN_CREATED,
             actor=actor,
             data={
                 "user": user.get_username(),
@@ -92,7 +93,7 @@ def token_revoke(*, token: ApiToken, actor: str) -> bool:
         if not updated:
             return False
         event_record(
-            kind="token.revoked",
+            kind=EventKind.TOKEN_REVOKED,
             actor=actor,
             data={"user": token.user.get_username(), "token": token.prefix, "name": token.name},
         )

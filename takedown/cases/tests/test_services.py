@@ -29,6 +29,16 @@ def test_it_writes_an_event_for_each_new_site() -> None:
     assert event.to_state == SiteState.REPORTED
 
 
+def test_it_names_each_kind_in_the_users_language() -> None:
+    from django.utils import translation
+
+    event = Event.objects.get(site=make_site())
+    with translation.override("ja"):
+        assert event.kind_label == "サイト報告受付"
+    # A kind written by an older version, or by hand, still shows as its code.
+    assert Event(kind="legacy.kind").kind_label == "legacy.kind"
+
+
 def test_it_does_not_duplicate_existing_sites() -> None:
     first = make_site()
     again = make_site()

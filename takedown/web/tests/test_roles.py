@@ -15,7 +15,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from takedown.cases.models import Event
+from takedown.cases.models import Event, EventKind
 from takedown.conftest import logged_in, token_for, user_with_role
 from takedown.locate.models import Organization
 from takedown.notices.models import BadAddress
@@ -230,7 +230,7 @@ def test_it_derives_roles_from_groups_and_superuser() -> None:
 def test_changing_a_role_is_on_the_timeline(bob: User) -> None:
     assert user_role_set(user=bob, role=Role.HANDLER, actor="charlie")
     assert not user_role_set(user=bob, role=Role.HANDLER, actor="charlie")
-    event = Event.objects.filter(kind="user.role").latest("id")
+    event = Event.objects.filter(kind=EventKind.USER_ROLE).latest("id")
     assert event.actor == "charlie"
     assert event.data == {"user": "bob", "from": "viewer", "to": "handler"}
     assert user_role(User.objects.get(pk=bob.pk)) is Role.HANDLER
@@ -256,4 +256,4 @@ def test_the_token_command_creates_a_handler_by_default() -> None:
     capped = ApiToken.objects.get(prefix=out.getvalue().strip()[:8])
     assert capped.role == "viewer"
     assert token.startswith("tkd_") and ApiToken.objects.filter(user=user).count() == 2
-    assert Event.objects.filter(kind="token.created", actor="cli").count() == 2
+    assert Event.objects.filter(kind=EventKind.TOKEN_CREATED, actor="cli").count() == 2
