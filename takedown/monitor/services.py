@@ -49,8 +49,12 @@ CHECKED_STATES = (
     SiteState.ALREADY_DOWN,
 )
 OPEN_CHECKED = {SiteState.LOCATED, SiteState.NOTIFIED, SiteState.REVIVED}
-# Earlier sites whose successors count as recurrences: ones that were acted on.
+# Earlier sites whose successors count as recurrences: every located site
+# that was not rejected (a false positive hosts nothing).  Not a state that
+# says "acted on": whether the earlier site was notified yet when the later
+# one is located is a race between two reports, and a link must not depend on it.
 RECURRENCE_OF_STATES = (
+    SiteState.LOCATED,
     SiteState.NOTIFIED,
     SiteState.DOWN,
     SiteState.CLOSED,
@@ -123,16 +127,17 @@ def site_link_recurrence(site: Site) -> Event | None:
     "server" is the same host name (a re-installed kit on a compromised
     server), "ip" the same address (another site on a shared host), "prefix"
     the same network as located, when it is a /24 (IPv6: /48) or narrower (an
-    abused hosting block; a wider one is a whole provider).  Only earlier
-    sites that were acted on (notified, down, closed...) count: sites reported
-    together are one case, not a recurrence.  Both timelines get a
-    ``site.recurrence`` event with ``{"of": earlier, "by": ..., "site": new}``.
+    abused hosting block; a wider one is a whole provider).  Sites named in a
+    common report were reported together: one case, not a recurrence.  Both
+    timelines get a ``site.recurrence`` event with ``{"of": earlier, "by":
+    ..., "site": new}``.
     """
     if site.recurrence_of_id is not None:
         return None
     earlier = (
         Site.objects.filter(state__in=RECURRENCE_OF_STATES, created__lte=site.created)
         .exclude(pk=site.pk)
+        .exclude(reports__sites=site)
         .order_by("-created", "-pk")
     )
     match: Site | None = None

@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from takedown.cases.models import Event, EventKind, Site, SiteState
+from takedown.cases.services import sites_create_bulk
 from takedown.monitor import services
 from takedown.monitor.models import Check, Evidence, Watch
 from takedown.monitor.tests.conftest import PipelineCalls
@@ -380,10 +381,29 @@ def test_it_does_not_link_sites_that_only_share_a_wide_network() -> None:
 
 
 def test_it_does_not_link_sites_reported_together() -> None:
-    a = located_site(f"http://login.{ZONE}/together-a")
-    b = located_site(f"http://login.{ZONE}/together-b")
-    assert a.recurrence_of_id is None and b.recurrence_of_id is None
+    from takedown.intake.models import Channel, Report
+
+    report = Report.objects.create(channel=Channel.API)
+    a = sites_create_bulk([_row(f"http://login.{ZONE}/together-a")])
+    b = sites_create_bulk([_row(f"http://login.{ZONE}/together-b")])
+    report.sites.add(*a.values(), *b.values())
+    first = located_site(f"http://login.{ZONE}/together-a")
+    second = located_site(f"http://login.{ZONE}/together-b")
+    assert first.recurrence_of_id is None and second.recurrence_of_id is None
     assert not Event.objects.filter(kind=EventKind.SITE_RECURRENCE).exists()
+
+
+def test_it_links_a_later_report_whatever_the_earlier_site_has_reached() -> None:
+    """Two reports of one server: linked even if the first site is not notified yet."""
+    earlier = located_site(f"http://login.{ZONE}/first-report")
+    later = located_site(f"http://login.{ZONE}/second-report")
+    assert earlier.state == SiteState.LOCATED
+    assert later.recurrence_of_id == earlier.pk
+
+
+def _row(url: str) -> dict[str, str]:
+    host = url.split("/")[2]
+    return {"url": url, "host": host, "registered_domain": host}
 
 
 def test_it_checks_down_sites_less_often_as_time_passes(settings: Any) -> None:
