@@ -17,6 +17,8 @@ from takedown.notices.listener import start_listener
 from takedown.notices.models import InboundKind, InboundMessage
 from takedown.notices.tests.conftest import free_port, send_raw
 
+pytestmark = pytest.mark.concurrency
+
 HEAD = b"From: Someone <someone@isp.example>\r\nTo: takedown@csirt.example\r\n"
 PLAIN = HEAD + b"Subject: phishing\r\n\r\nhxxp://login[.]bank-q[.]example/\r\n"
 
