@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -74,10 +75,18 @@ class EventKind(models.TextChoices):
     SITE_REVIVED = "site.revived", _("site revived")
     SITE_CLOSED = "site.closed", _("site closed")
     SITE_RECURRENCE = "site.recurrence", _("recurrence on a known server")
+    # What handlers do to a site (docs/workbench.md).
+    SITE_RECHECK = "site.recheck", _("re-check asked")
+    SITE_ASSIGNED = "site.assigned", _("assigned")
+    SITE_NOTE = "site.note", _("note")
     # Reports and incidents.
     REPORT_RECEIVED = "report.received", _("report received")
     REPORT_LINKED = "report.linked", _("report linked to the site")
     INCIDENT_CREATED = "incident.created", _("incident created")
+    INCIDENT_SITE_ADDED = "incident.site_added", _("added to an incident")
+    INCIDENT_SITES_ADDED = "incident.sites_added", _("sites added to the incident")
+    INCIDENT_MERGED = "incident.merged", _("incident merged into another")
+    INCIDENT_MERGED_IN = "incident.merged_in", _("another incident merged in")
     # Locating who is responsible.
     LOCATE_DONE = "locate.done", _("responsible organisation found")
     LOCATE_FAILED = "locate.failed", _("locating failed")
@@ -96,12 +105,19 @@ class EventKind(models.TextChoices):
     NOTICE_FOLLOWUP = "notice.followup", _("follow-up sent")
     NOTICE_CLOSED_PER_ADMIN = "notice.closed_per_admin", _("closed according to the administrator")
     NOTICE_ADDRESS_ALLOWED = "notice.address_allowed", _("bounced address allowed again")
+    NOTICE_REQUESTED = "notice.requested", _("notice asked for by a handler")
+    NOTICE_ANSWERED = "notice.answered", _("answer sent by a handler")
+    # Inbound mail a handler dealt with.
+    INBOUND_LINKED = "inbound.linked", _("mail linked to a notice")
+    INBOUND_HANDLED = "inbound.handled", _("mail marked handled")
+    INBOUND_TO_REPORT = "inbound.to_report", _("mail turned into a report")
     # Messages to reporters.
     REPORTER_ACK_SENT = "reporter.ack_sent", _("acknowledgement sent to the reporter")
     REPORTER_CLOSED_SENT = "reporter.closed_sent", _("reporter told of the closure")
     REPORTER_REPLIED = "reporter.replied", _("reporter replied")
     REPORTER_AUTO_REPLY = "reporter.auto_reply", _("automatic reply from the reporter")
     REPORTER_BOUNCED = "reporter.bounced", _("message to the reporter bounced")
+    REPORTER_CLASSIFIED = "reporter.classified", _("reporter classified")
     # Accounts and API tokens (takedown/web).
     USER_CREATED = "user.created", _("account created")
     USER_ROLE = "user.role", _("role changed")
@@ -124,6 +140,11 @@ class Incident(models.Model):
     created = models.DateTimeField(default=timezone.now)
     sites: models.ManyToManyField[Site, Any] = models.ManyToManyField(
         "Site", related_name="incidents", blank=True
+    )
+    # Set when a handler merged this incident into another: its sites moved
+    # there, and this one is kept (with its timeline) so links to it still work.
+    merged_into = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="merged"
     )
 
     class Meta:
@@ -162,6 +183,15 @@ class Site(models.Model):
     # Set when this site sits on an IP, prefix or server that hosted an earlier site.
     recurrence_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="recurrences"
+    )
+
+    # The handler who took the site on (none: anyone may act).
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_sites",
     )
 
     # Monitoring schedule (owned by the monitor step).

@@ -108,26 +108,129 @@ def site_try_transition(site: Site, to_state: str, **kwargs: Any) -> Event | Non
         return None
 
 
-def site_reject(site: Site, *, actor: str, reason: str) -> Event:
+class ActionError(ValueError):
+    """A handler's action cannot be applied; the message says why (shown to the handler)."""
+
+
+# Sites whose checks the monitor runs: "re-check now" makes their next check due.
+_MONITORED = {
+    SiteState.LOCATED,
+    SiteState.NOTIFIED,
+    SiteState.REVIVED,
+    SiteState.DOWN,
+    SiteState.CLOSED,
+    SiteState.ALREADY_DOWN,
+}
+
+
+def _locate_after_commit(site_ids: list[int]) -> None:
+    from takedown.cases import pipeline
+
+    transaction.on_commit(lambda: pipeline.sites_reported(site_ids))
+
+
+def _live(site: Site, action: str) -> None:
+    if site.historical:
+        raise ActionError(f"site {site.pk} is imported history: it cannot be {action}")
+
+
+def site_recheck(*, site: Site, actor: str) -> Event:
+    """Look at the site again now.
+
+    A located site (or one down, closed, watched) gets its next check due
+    at once; the monitor claims it within a second.  A site not located yet,
+    or unresolvable, is located again.  A rejected site must be reopened first.
+    """
+    _live(site, "re-checked")
+    site.refresh_from_db(fields=["state"])
+    if site.state == SiteState.REJECTED:
+        raise ActionError(f"site {site.pk} is rejected: reopen it first")
+    with transaction.atomic():
+        if site.state in _MONITORED:
+            Site.objects.filter(pk=site.pk).update(next_check=timezone.now())
+            return event_record(
+                kind=EventKind.SITE_RECHECK, site=site, actor=actor, data={"step": "check"}
+            )
+        if site.state == SiteState.UNRESOLVABLE:
+            event = site_transition(
+                site,
+                SiteState.REPORTED,
+                kind=EventKind.SITE_RECHECK,
+                actor=actor,
+                data={"step": "locate"},
+            )
+        else:
+            event = event_record(
+                kind=EventKind.SITE_RECHECK, site=site, actor=actor, data={"step": "locate"}
+            )
+        _locate_after_commit([site.pk])
+    return event
+
+
+def site_reject(*, site: Site, actor: str, reason: str) -> Event:
+    """Not malicious (a false positive): out of the loop; the reason is kept."""
+    reason = reason.strip()
+    if not reason:
+        raise ActionError("say why the site is rejected")
+    _live(site, "rejected")
+    site.refresh_from_db(fields=["state"])
+    if site.state == SiteState.REJECTED:
+        raise ActionError(f"site {site.pk} is already rejected")
     return site_transition(
         site,
         SiteState.REJECTED,
         kind=EventKind.SITE_REJECTED,
-        message=reason,
+        message=reason[:2000],
         actor=actor,
         force=True,
     )
 
 
-def site_reopen(site: Site, *, actor: str, reason: str = "") -> Event:
-    return site_transition(
-        site,
-        SiteState.REPORTED,
-        kind=EventKind.SITE_REOPENED,
-        message=reason,
-        actor=actor,
-        force=True,
-    )
+def site_reopen(*, site: Site, actor: str, reason: str = "") -> Event:
+    """Back to the start of the loop: the site is located and checked again."""
+    _live(site, "reopened")
+    with transaction.atomic():
+        event = site_transition(
+            site,
+            SiteState.REPORTED,
+            kind=EventKind.SITE_REOPENED,
+            message=reason.strip()[:2000],
+            actor=actor,
+            force=True,
+        )
+        _locate_after_commit([site.pk])
+    return event
+
+
+def site_assign(*, site: Site, assignee: Any, actor: str) -> Event:
+    """Give the site to a handler (``assignee`` a user, or None to release it)."""
+    with transaction.atomic():
+        previous = Site.objects.select_for_update().only("assignee").get(pk=site.pk).assignee
+        if previous == assignee:
+            raise ActionError(
+                f"site {site.pk} is already assigned to {assignee.get_username()}"
+                if assignee is not None
+                else f"site {site.pk} is not assigned"
+            )
+        site.assignee = assignee
+        site.save(update_fields=["assignee"])
+        return event_record(
+            kind=EventKind.SITE_ASSIGNED,
+            site=site,
+            actor=actor,
+            data={
+                "to": assignee.get_username() if assignee is not None else "",
+                "from": previous.get_username() if previous is not None else "",
+            },
+        )
+
+
+def site_note_add(*, site: Site, actor: str, text: str) -> Event:
+    """A handler's note on the site's timeline."""
+    text = text.strip()
+    if not text:
+        raise ActionError("a note needs some text")
+    return event_record(kind=EventKind.SITE_NOTE, site=site, actor=actor, message=text[:10_000])
 
 
 class SitesByUrl(dict[str, Site]):
@@ -225,3 +328,68 @@ def incident_create(*, title: str, sites: Iterable[Site], actor: str = "system")
             data={"sites": [s.pk for s in site_list]},
         )
     return incident
+
+
+def _open_incident(incident: Incident) -> None:
+    if incident.merged_into_id is not None:
+        raise ActionError(
+            f"incident {incident.pk} was merged into incident {incident.merged_into_id}"
+        )
+
+
+def incident_add_sites(*, incident: Incident, sites: Iterable[Site], actor: str) -> Event:
+    """Put sites in an incident (they stay in any other incident they are in)."""
+    _open_incident(incident)
+    site_list = list(sites)
+    if not site_list:
+        raise ActionError("no site to add")
+    with transaction.atomic():
+        already = set(
+            incident.sites.filter(pk__in=[s.pk for s in site_list]).values_list("pk", flat=True)
+        )
+        added = [s for s in site_list if s.pk not in already]
+        if not added:
+            raise ActionError(f"every site is already in incident {incident.pk}")
+        incident.sites.add(*added)
+        for site in added:
+            event_record(
+                kind=EventKind.INCIDENT_SITE_ADDED,
+                site=site,
+                incident=incident,
+                actor=actor,
+                message=incident.title,
+                data={"incident": incident.pk},
+            )
+        return event_record(
+            kind=EventKind.INCIDENT_SITES_ADDED,
+            incident=incident,
+            actor=actor,
+            data={"sites": [s.pk for s in added]},
+        )
+
+
+def incident_merge(*, source: Incident, target: Incident, actor: str) -> Event:
+    """Merge ``source`` into ``target``: its sites move over, ``source`` points at ``target``."""
+    if source.pk == target.pk:
+        raise ActionError("an incident cannot be merged into itself")
+    _open_incident(source)
+    _open_incident(target)
+    with transaction.atomic():
+        moved = list(source.sites.exclude(pk__in=target.sites.values("pk")))
+        target.sites.add(*moved)
+        source.merged_into = target
+        source.save(update_fields=["merged_into"])
+        event_record(
+            kind=EventKind.INCIDENT_MERGED,
+            incident=source,
+            actor=actor,
+            message=target.title,
+            data={"into": target.pk, "sites": [s.pk for s in moved]},
+        )
+        return event_record(
+            kind=EventKind.INCIDENT_MERGED_IN,
+            incident=target,
+            actor=actor,
+            message=source.title,
+            data={"from": source.pk, "sites": [s.pk for s in moved]},
+        )

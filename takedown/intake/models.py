@@ -29,6 +29,9 @@ class Reporter(models.Model):
     kind = models.CharField(max_length=20, choices=ReporterKind.choices, default=ReporterKind.OTHER)
     country = models.CharField(max_length=2, blank=True, help_text=_("ISO 3166 code"))
     language = models.CharField(max_length=8, default="en", choices=settings.LANGUAGES)
+    # False for a sender we know nothing about (mail from an unknown address):
+    # a handler classifies it from the queue; until then its type is a guess.
+    classified = models.BooleanField(default=True)
     # Whether this reporter wants the acknowledgement and the closure message.
     notify_ack = models.BooleanField(default=True)
     notify_closed = models.BooleanField(default=True)

@@ -68,8 +68,13 @@ class ReportResult:
     errors: list[str] = field(default_factory=list)
 
 
-def reporter_get_or_create(info: ReporterInfo) -> Reporter | None:
-    """Find a reporter by e-mail (or by name when there is no address); update what is new."""
+def reporter_get_or_create(info: ReporterInfo, *, known: bool = True) -> Reporter | None:
+    """Find a reporter by e-mail (or by name when there is no address); update what is new.
+
+    ``known`` is False for a sender nobody described (mail from an address not
+    in the directory): a new reporter is then recorded as not classified, and
+    handlers see it in the queue to classify.
+    """
     info.validate()
     if not info.email and not info.name:
         return None
@@ -84,6 +89,7 @@ def reporter_get_or_create(info: ReporterInfo) -> Reporter | None:
             kind=info.kind,
             country=country,
             language=language,
+            classified=known,
         )
     changed = []
     if info.kind != ReporterKind.OTHER and reporter.kind != info.kind:
@@ -156,7 +162,7 @@ def report_receive(
 
     reporter_obj: Reporter | None
     if isinstance(reporter, ReporterInfo):
-        reporter_obj = reporter_get_or_create(reporter)
+        reporter_obj = reporter_get_or_create(reporter, known=channel != Channel.EMAIL)
     else:
         reporter_obj = reporter
 
@@ -273,3 +279,69 @@ def report_receive(
         transaction.on_commit(lambda: pipeline.sites_reported(new_ids))
         transaction.on_commit(lambda: pipeline.report_received(report_id))
     return ReportResult(report=report, sites=sites, new_sites=new_sites, errors=errors)
+
+
+def reporter_register(*, info: ReporterInfo, actor: str) -> Reporter:
+    """Put a reporter the team knows in the directory (or update it), classified.
+
+    ``sandbox run`` registers the scenario's reporters this way before the
+    run, as a team knows its regular reporters.
+    """
+    if not info.email and not info.name:
+        raise ReportError("a reporter needs a name or an e-mail address")
+    reporter = reporter_get_or_create(info)
+    assert reporter is not None  # a name or an address was given
+    return reporter_classify(
+        reporter=reporter,
+        actor=actor,
+        kind=info.kind,
+        country=info.country or reporter.country,
+        language=info.language or reporter.language,
+        notify_ack=reporter.notify_ack,
+        notify_closed=reporter.notify_closed,
+    )
+
+
+def reporter_classify(
+    *,
+    reporter: Reporter,
+    actor: str,
+    kind: str,
+    country: str,
+    language: str,
+    notify_ack: bool,
+    notify_closed: bool,
+) -> Reporter:
+    """A handler says who the reporter is: type, country, language, what to send them.
+
+    The statistics read the reporter's type and country when they count its
+    reports, so a classification also moves its earlier reports to the right
+    row of the reporters table.
+    """
+    info = ReporterInfo(kind=kind, country=country.strip(), language=language)
+    info.validate()
+    values = {
+        "kind": kind,
+        "country": country.strip().upper(),
+        "language": language or reporter.language,
+        "notify_ack": notify_ack,
+        "notify_closed": notify_closed,
+        "classified": True,
+    }
+    before = {name: getattr(reporter, name) for name in values}
+    changed = {name: value for name, value in values.items() if before[name] != value}
+    with transaction.atomic():
+        if changed:
+            Reporter.objects.filter(pk=reporter.pk).update(**changed)
+            for name, value in changed.items():
+                setattr(reporter, name, value)
+        event_record(
+            kind=EventKind.REPORTER_CLASSIFIED,
+            actor=actor,
+            message=str(reporter),
+            data={
+                "reporter": reporter.pk,
+                "changes": {name: [before[name], value] for name, value in changed.items()},
+            },
+        )
+    return reporter

@@ -27,6 +27,7 @@ class NoticeKind(models.TextChoices):
     ESCALATION = "escalation", _("escalation")
     ACK = "ack", _("acknowledgement to the reporter")
     CLOSED = "closed", _("closure message to the reporter")
+    ANSWER = "answer", _("answer written by a handler")
 
 
 # Kinds addressed to the responsible organisation (the others go to reporters

@@ -111,6 +111,21 @@ class ServiceProcess:
         token = self.run_cli("token", "create", user, "--name", "sandbox").strip().splitlines()[-1]
         return user, password, token
 
+    def register_reporters(self, scenario: Scenario) -> None:
+        """The scenario's reporters go in the directory first, as a team knows its regulars."""
+        seen: dict[str, dict[str, str]] = {}
+        for report in scenario.reports:
+            r = report.reporter
+            seen.setdefault(
+                r.email.lower(),
+                {"name": r.name, "email": r.email, "type": r.type, "country": r.country},
+            )
+        if not seen:
+            return
+        path = self.data_dir / "reporters.json"
+        path.write_text(json.dumps(list(seen.values())), encoding="utf-8")
+        self.run_cli("reporter", "load", str(path))
+
     def start(self) -> None:
         self.log_path = self.data_dir / "service.log"
         log = self.log_path.open("wb")
@@ -236,6 +251,7 @@ class ScenarioRun:
                 env=env, data_dir=data_dir, web_port=web_port, inbound_port=inbound_port
             )
             user, password, token = service.prepare()
+            service.register_reporters(self.scenario)
             service.start()
             self.echo(f"service up on http://127.0.0.1:{web_port}/")
             sandbox.set_inbound("127.0.0.1", inbound_port)

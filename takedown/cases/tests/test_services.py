@@ -70,7 +70,7 @@ def test_it_refuses_a_transition_the_loop_does_not_allow() -> None:
 def test_it_checks_the_stored_state_not_the_callers_copy() -> None:
     site = make_site()
     stale = Site.objects.get(pk=site.pk)
-    site_reject(site, actor="alice", reason="not phishing")
+    site_reject(site=site, actor="alice", reason="not phishing")
     # A worker holding an old copy must not move the rejected site on.
     assert site_try_transition(stale, SiteState.LOCATED) is None
     site.refresh_from_db()
