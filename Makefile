@@ -9,11 +9,19 @@ STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := chromium fonts-noto-cjk redis-server gettext
 export TAKEDOWN_DATA_DIR ?= $(CURDIR)/var
 
-.PHONY: run test lint typecheck pytest system-deps venv messages messages-update clean bench
+.PHONY: run demo test lint typecheck pytest system-deps venv messages messages-update clean bench
 
 run: venv system-deps messages
+	@echo "make run starts Takedown for real: it will contact the real internet (DNS, registries, the reported sites, your mail server). 'make demo' runs on a simulated internet instead."
 	$(BIN)/takedown migrate --no-input
 	$(BIN)/takedown serve
+
+# The whole loop on the simulated internet at a pace a person can follow:
+# prints the login, then the UI shows sites located, notified, taken down,
+# closed and revived. PACE stretches the scenario's times (default 8).
+PACE ?= 8
+demo: venv system-deps messages
+	$(BIN)/takedown serve --sandbox scenarios/seed-cases.yaml --pace $(PACE)
 
 test: venv system-deps messages lint typecheck pytest
 

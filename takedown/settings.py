@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "takedown.web.middleware.SecurityHeadersMiddleware",
+    "takedown.web.middleware.UserTimezoneMiddleware",
 ]
 
 ROOT_URLCONF = "takedown.urls"
@@ -96,7 +97,9 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
+                "django.template.context_processors.tz",
                 "takedown.web.roles.role_context",
+                "takedown.web.preferences.time_zone_context",
             ],
         },
     },

@@ -2,15 +2,17 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from takedown.web import views
+from takedown.web import preferences, views
 from takedown.web.api import api
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("queue/", views.queue_page, name="queue"),
+    path("preferences/timezone", preferences.set_timezone, name="set_timezone"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("sites/", views.site_list, name="site_list"),
-    path("sites/<int:site_id>/", views.site_detail, name="site_detail"),
+    path("", include("takedown.cases.urls")),
+    path("reporters/", include("takedown.intake.urls")),
     path("reports/new", views.report_new, name="report_new"),
     path("reports/<int:report_id>/", views.report_detail, name="report_detail"),
     path("reports/<int:report_id>/raw", views.report_raw, name="report_raw"),

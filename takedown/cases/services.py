@@ -16,7 +16,16 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from takedown.cases.models import TRANSITIONS, Event, EventKind, Incident, Site, SiteState
+from takedown.cases.models import (
+    DOWN_STATES,
+    OPEN_STATES,
+    TRANSITIONS,
+    Event,
+    EventKind,
+    Incident,
+    Site,
+    SiteState,
+)
 from takedown.lib.bulk import insert_rows
 
 log = logging.getLogger(__name__)
@@ -113,14 +122,7 @@ class ActionError(ValueError):
 
 
 # Sites whose checks the monitor runs: "re-check now" makes their next check due.
-_MONITORED = {
-    SiteState.LOCATED,
-    SiteState.NOTIFIED,
-    SiteState.REVIVED,
-    SiteState.DOWN,
-    SiteState.CLOSED,
-    SiteState.ALREADY_DOWN,
-}
+_MONITORED = (OPEN_STATES - {SiteState.REPORTED}) | DOWN_STATES
 
 
 def _locate_after_commit(site_ids: list[int]) -> None:

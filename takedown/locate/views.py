@@ -18,6 +18,7 @@ from takedown.locate.services import (
     organization_edit,
     organization_reset,
 )
+from takedown.stats.tables import Table
 from takedown.web.roles import Role, role_required
 
 
@@ -72,8 +73,14 @@ def org_detail(request: HttpRequest, org_id: int) -> HttpResponse:
     else:
         form = OrganizationEditForm.for_org(org)
     networks = org.networks.order_by("-fetched")[:50]
-    sites = org.sites.order_by("-first_reported")[:50]
-    events = Event.objects.filter(organization=org).select_related("site").order_by("-at", "-id")
+    sites = org.sites.filter(historical=False).order_by("-first_reported")[:50]
+    site_count = org.sites.filter(historical=False).count()
+    notices = org.notices.select_related("parent").order_by("-created", "-id")[:50]
+    events = (
+        Event.objects.filter(organization=org)
+        .select_related("site", "organization")
+        .order_by("-at", "-id")
+    )
     overridden = [
         (name, org.overrides.get(name), org.registry_data.get(name))
         for name in EDITABLE_FIELDS
@@ -89,8 +96,24 @@ def org_detail(request: HttpRequest, org_id: int) -> HttpResponse:
             "sites": sites,
             "events": events[:100],
             "overridden": overridden,
+            "site_count": site_count,
+            "notices": notices,
+            "closure": organization_closure_table(org),
         },
     )
+
+
+def organization_closure_table(org: Organization) -> Table:
+    """The seed's closure table (replies, time to closure, reports a month, closure
+    rate), for this organisation alone, over the whole history."""
+    from dataclasses import replace
+
+    from takedown.stats.selectors import stats_get
+    from takedown.stats.tables import organizations_table
+
+    stats = stats_get()
+    rows = [row for row in stats.organizations if row.org_id == org.pk]
+    return organizations_table(replace(stats, organizations=rows))
 
 
 @role_required(Role.ADMIN)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -141,6 +142,12 @@ def sites_notify_now(
     return out
 
 
+def _requested(sites: list[Site], org: Any, actor: str, data: dict[str, Any]) -> None:
+    """The handler's request, on each site's timeline."""
+    for site in sites:
+        event_record(kind="notice.requested", site=site, organization=org, actor=actor, data=data)
+
+
 def _notify_group(sites: list[Site], *, actor: str, chosen: list[str] | None) -> Notice | None:
     org = sites[0].organization
     now = timezone.now()
@@ -150,14 +157,7 @@ def _notify_group(sites: list[Site], *, actor: str, chosen: list[str] | None) ->
         ).first()
         if collecting is not None:
             Notice.objects.filter(pk=collecting.pk).update(send_after=now)
-            for site in sites:
-                event_record(
-                    kind=EventKind.NOTICE_REQUESTED,
-                    site=site,
-                    organization=org,
-                    actor=actor,
-                    data={"notice": collecting.pk, "hurried": True},
-                )
+            _requested(sites, org, actor, {"notice": collecting.pk, "hurried": True})
             return collecting
     thread = _latest_thread(sites[0])
     key = f"handler:{org.pk if org else 0}:{','.join(str(s.pk) for s in sites)}:{_decision(sites)}"
@@ -172,14 +172,7 @@ def _notify_group(sites: list[Site], *, actor: str, chosen: list[str] | None) ->
         )
         if notice is None:
             raise ActionError("this request was already made; the notice is on its way")
-        for site in sites:
-            event_record(
-                kind=EventKind.NOTICE_REQUESTED,
-                site=site,
-                organization=org,
-                actor=actor,
-                data={"notice": notice.pk, "to": chosen or []},
-            )
+        _requested(sites, org, actor, {"notice": notice.pk, "to": chosen or []})
         _compose_org_notice(notice, sites, to=chosen, threaded=thread is not None)
     notice.refresh_from_db()
     return notice
@@ -209,14 +202,9 @@ def notice_resend(*, notice: Notice, actor: str, recipients: Iterable[str] | Non
         )
         if resend is None:
             raise ActionError("this request was already made; the notice is on its way")
-        for site in sites:
-            event_record(
-                kind=EventKind.NOTICE_REQUESTED,
-                site=site,
-                organization=root.organization,
-                actor=actor,
-                data={"notice": resend.pk, "resend_of": notice.pk, "to": to},
-            )
+        _requested(
+            sites, root.organization, actor, {"notice": resend.pk, "resend_of": notice.pk, "to": to}
+        )
         _compose_org_notice(resend, sites, to=to, threaded=True)
     resend.refresh_from_db()
     return resend

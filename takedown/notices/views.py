@@ -14,9 +14,20 @@ from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from takedown.cases.services import ActionError
+from takedown.notices.actions import (
+    answer_draft,
+    inbound_answer,
+    inbound_link,
+    inbound_mark_handled,
+    inbound_to_report,
+    notice_answer,
+    notice_resend,
+)
 from takedown.notices.classify import classify_message
 from takedown.notices.models import (
     BadAddress,
@@ -27,7 +38,7 @@ from takedown.notices.models import (
     OutboxMessage,
 )
 from takedown.notices.services import bad_address_allow, notice_close_per_admin
-from takedown.web.roles import Role, role_required
+from takedown.web.roles import Role, request_actor, role_required
 
 
 def _filtered_list(
@@ -77,6 +88,7 @@ def notice_detail(request: HttpRequest, notice_id: int) -> HttpResponse:
             "sites": notice.sites.order_by("pk"),
             "inbound": inbound,
             "outbox": outbox,
+            "draft": answer_draft(notice=notice),
         },
     )
 
@@ -116,10 +128,26 @@ def inbound_detail(request: HttpRequest, inbound_id: int) -> HttpResponse:
         InboundMessage.objects.select_related("notice", "report"), pk=inbound_id
     )
     parsed = classify_message(bytes(inbound.raw))
+    candidates = []
+    if inbound.notice_id is None:
+        # Notices most likely answered: the latest ones sent to the sender's address.
+        sender = (parsed.from_address or inbound.mail_from or "").lower()
+        if sender:
+            candidates = list(
+                Notice.objects.filter(recipients__icontains=sender, sent_at__isnull=False)
+                .select_related("organization")
+                .order_by("-sent_at")[:10]
+            )
     return render(
         request,
         "notices/inbound_detail.html",
-        {"inbound": inbound, "text": parsed.text[:100_000], "parsed": parsed},
+        {
+            "inbound": inbound,
+            "text": parsed.text[:100_000],
+            "parsed": parsed,
+            "candidates": candidates,
+            "draft": answer_draft(inbound=inbound),
+        },
     )
 
 
@@ -147,3 +175,119 @@ def bad_address_allow_view(request: HttpRequest, bad_id: int) -> HttpResponse:
     bad_address_allow(bad, actor=request.user.get_username())
     messages.success(request, _("%(address)s may be used again.") % {"address": bad.address})
     return redirect("bad_address_list")
+
+
+# --- handler actions (docs/workbench.md) -------------------------------------------
+
+
+def _back(request: HttpRequest, default: str) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return redirect(target)
+    return redirect(default)
+
+
+def _notice_by_token(text: str) -> Notice | None:
+    """``TKD#N12``, ``N12`` or ``12``: the notice a handler names."""
+    digits = text.strip().upper().removeprefix("TKD#").removeprefix("N").strip()
+    return Notice.objects.filter(pk=int(digits)).first() if digits.isdigit() else None
+
+
+def _attempt(request: HttpRequest, target: str, act: Any, success: Any) -> HttpResponse:
+    """Run one handler action; say what happened; go back where the handler was.
+
+    ``success`` builds the message from the action's result, after it ran.
+    """
+    try:
+        result = act()
+    except ActionError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, success(result))
+    return _back(request, target)
+
+
+@role_required(Role.HANDLER)
+@require_POST
+def notice_resend_view(request: HttpRequest, notice_id: int) -> HttpResponse:
+    notice = get_object_or_404(Notice, pk=notice_id)
+    recipients = request.POST.get("recipients", "").replace(";", ",").split(",")
+    return _attempt(
+        request,
+        reverse("notice_detail", args=[notice.pk]),
+        lambda: notice_resend(notice=notice, actor=request_actor(request), recipients=recipients),
+        lambda resend: _("%(token)s is queued again.") % {"token": resend.token},
+    )
+
+
+@role_required(Role.HANDLER)
+@require_POST
+def notice_answer_view(request: HttpRequest, notice_id: int) -> HttpResponse:
+    notice = get_object_or_404(Notice, pk=notice_id)
+    to = request.POST.get("to", "").replace(";", ",").split(",")
+    return _attempt(
+        request,
+        reverse("notice_detail", args=[notice.pk]),
+        lambda: notice_answer(
+            notice=notice, actor=request_actor(request), body=request.POST.get("body", ""), to=to
+        ),
+        lambda _answer: _("The answer is queued in the thread."),
+    )
+
+
+def _inbound_target(inbound: InboundMessage) -> str:
+    return reverse("inbound_detail", args=[inbound.pk])
+
+
+@role_required(Role.HANDLER)
+@require_POST
+def inbound_link_view(request: HttpRequest, inbound_id: int) -> HttpResponse:
+    inbound = get_object_or_404(InboundMessage.objects.defer("raw"), pk=inbound_id)
+    notice = _notice_by_token(request.POST.get("notice", ""))
+    if notice is None:
+        messages.error(request, _("No such notice."))
+        return _back(request, _inbound_target(inbound))
+    return _attempt(
+        request,
+        _inbound_target(inbound),
+        lambda: inbound_link(inbound=inbound, notice=notice, actor=request_actor(request)),
+        lambda _msg: _("Linked to %(token)s.") % {"token": notice.token},
+    )
+
+
+@role_required(Role.HANDLER)
+@require_POST
+def inbound_to_report_view(request: HttpRequest, inbound_id: int) -> HttpResponse:
+    inbound = get_object_or_404(InboundMessage, pk=inbound_id)
+    return _attempt(
+        request,
+        _inbound_target(inbound),
+        lambda: inbound_to_report(inbound=inbound, actor=request_actor(request)),
+        lambda msg: _("Taken as a report: %(why)s") % {"why": msg.reason},
+    )
+
+
+@role_required(Role.HANDLER)
+@require_POST
+def inbound_handled_view(request: HttpRequest, inbound_id: int) -> HttpResponse:
+    inbound = get_object_or_404(InboundMessage.objects.defer("raw"), pk=inbound_id)
+    note = request.POST.get("note", "")
+    return _attempt(
+        request,
+        _inbound_target(inbound),
+        lambda: inbound_mark_handled(inbound=inbound, actor=request_actor(request), note=note),
+        lambda _event: _("Marked handled."),
+    )
+
+
+@role_required(Role.HANDLER)
+@require_POST
+def inbound_answer_view(request: HttpRequest, inbound_id: int) -> HttpResponse:
+    inbound = get_object_or_404(InboundMessage.objects.defer("raw"), pk=inbound_id)
+    body = request.POST.get("body", "")
+    return _attempt(
+        request,
+        _inbound_target(inbound),
+        lambda: inbound_answer(inbound=inbound, actor=request_actor(request), body=body),
+        lambda _answer: _("The answer is queued in the thread."),
+    )

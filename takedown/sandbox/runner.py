@@ -111,6 +111,17 @@ class ServiceProcess:
         token = self.run_cli("token", "create", user, "--name", "sandbox").strip().splitlines()[-1]
         return user, password, token
 
+    def endpoints(self, user: str, password: str, token: str) -> ServiceEndpoints:
+        """Where the reporters reach this service, logged in as ``user``."""
+        return ServiceEndpoints(
+            base_url=f"http://127.0.0.1:{self.web_port}",
+            api_token=token,
+            username=user,
+            password=password,
+            inbound_smtp=("127.0.0.1", self.inbound_port),
+            env=self.env,
+        )
+
     def register_reporters(self, scenario: Scenario) -> None:
         """The scenario's reporters go in the directory first, as a team knows its regulars."""
         seen: dict[str, dict[str, str]] = {}
@@ -255,14 +266,7 @@ class ScenarioRun:
             service.start()
             self.echo(f"service up on http://127.0.0.1:{web_port}/")
             sandbox.set_inbound("127.0.0.1", inbound_port)
-            endpoints = ServiceEndpoints(
-                base_url=f"http://127.0.0.1:{web_port}",
-                api_token=token,
-                username=user,
-                password=password,
-                inbound_smtp=("127.0.0.1", inbound_port),
-                env=env,
-            )
+            endpoints = service.endpoints(user, password, token)
             feeder = ReportFeeder(self.scenario.reports, default_channels(endpoints))
             offset = sandbox.now()
             feeder.start()

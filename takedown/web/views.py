@@ -2,61 +2,65 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
-from django.core.paginator import Paginator
-from django.db.models import Count
+from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
-from takedown.cases.models import Event, Site, SiteState
-from takedown.intake.models import Report
+from takedown.cases.models import Event, SiteState
+from takedown.cases.selectors import site_counts_by_state
+from takedown.intake.models import Report, ReporterKind
 from takedown.intake.services import ReporterInfo, ReportError, report_receive
 from takedown.web.forms import ReportForm
+from takedown.web.queue import QUEUE_SHOWN, queue_groups
 from takedown.web.roles import Role, request_actor, role_required
+
+# The dashboard reloads its queue this often (htmx), and shows this many events.
+QUEUE_REFRESH = 10
+FEED_SIZE = 25
 
 
 @role_required(Role.VIEWER)
 def dashboard(request: HttpRequest) -> HttpResponse:
-    counts = dict(Site.objects.values_list("state").annotate(n=Count("id")).order_by())
+    """The queue is the dashboard: what needs a human, the sites by state, what just happened."""
+    template = "web/_queue.html" if request.headers.get("HX-Request") else "web/dashboard.html"
+    return render(request, template, queue_context(request))
+
+
+@role_required(Role.VIEWER)
+def queue_page(request: HttpRequest) -> HttpResponse:
+    """Every item of one reason (the dashboard shows the first few of each)."""
+    context = queue_context(request, reason=request.GET.get("reason", ""), per_group=500)
+    return render(request, "web/queue.html", context)
+
+
+def queue_context(
+    request: HttpRequest, *, reason: str = "", per_group: int = QUEUE_SHOWN
+) -> dict[str, Any]:
+    include_historical = request.GET.get("historical") == "1"
+    counts = site_counts_by_state(include_historical=include_historical)
     states = [(value, label, counts.get(value, 0)) for value, label in SiteState.choices]
-    recent = Event.objects.select_related("site", "organization").order_by("-at", "-id")[:30]
-    return render(
-        request,
-        "web/dashboard.html",
-        {"states": states, "events": recent, "total": sum(counts.values())},
+    events = (
+        Event.objects.filter(Q(site=None) | Q(site__historical=False))
+        .select_related("site", "organization", "report")
+        .order_by("-at", "-id")[:FEED_SIZE]
     )
-
-
-@role_required(Role.VIEWER)
-def site_list(request: HttpRequest) -> HttpResponse:
-    qs = Site.objects.select_related("organization").order_by("-first_reported", "-id")
-    state = request.GET.get("state", "")
-    if state in SiteState.values:
-        qs = qs.filter(state=state)
-    q = request.GET.get("q", "").strip()
-    if q:
-        qs = qs.filter(url__icontains=q)
-    page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "web/site_list.html",
-        {"page": page, "state": state, "q": q, "states": SiteState.choices},
-    )
-
-
-@role_required(Role.VIEWER)
-def site_detail(request: HttpRequest, site_id: int) -> HttpResponse:
-    site = get_object_or_404(
-        Site.objects.select_related("organization", "recurrence_of"), pk=site_id
-    )
-    events = site.events.select_related("organization", "report").order_by("at", "id")
-    reports = site.reports.select_related("reporter").order_by("received")
-    return render(
-        request,
-        "web/site_detail.html",
-        {"site": site, "events": events, "reports": reports},
-    )
+    return {
+        "states": states,
+        "total": sum(counts.values()),
+        "include_historical": include_historical,
+        "groups": queue_groups(reason=reason, per_group=per_group),
+        "events": events,
+        "handlers": get_user_model().objects.filter(is_active=True).order_by("username"),
+        "reporter_kinds": ReporterKind.choices,
+        "languages": settings.LANGUAGES,
+        "refresh_seconds": QUEUE_REFRESH,
+    }
 
 
 @role_required(Role.HANDLER)

@@ -69,7 +69,9 @@ def test_an_admin_corrects_an_organisation(alice: Client, org: Organization) -> 
     event = Event.objects.get(kind=EventKind.ORGANIZATION_EDITED)
     assert event.organization == org and event.actor == "alice" and event.message == "called them"
     page = alice.get(f"/orgs/{org.pk}/").content.decode()
-    assert "desk@net.example" in page and "organization.edited" in page
+    # The timeline says what happened in words, not as an event code.
+    assert "desk@net.example" in page and "alice corrected the organisation" in page
+    assert "organization.edited" not in page
 
 
 def test_it_refuses_a_bad_address(alice: Client, org: Organization) -> None:

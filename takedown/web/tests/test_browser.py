@@ -49,7 +49,7 @@ def test_it_logs_in_and_takes_a_report_in_a_real_browser(
     page.click("main button[type=submit]")
     page.wait_for_load_state()
     assert page.url == f"{server}/", page.inner_text("body")[:500]
-    assert page.locator("h1").inner_text() == "Dashboard"
+    assert page.locator("h1").inner_text() == "Queue"
 
     page.goto(f"{server}/reports/new")
     page.fill("textarea[name=text]", "Phish: hxxps://login.bank-a[.]example/jp/ <b>bold</b>")

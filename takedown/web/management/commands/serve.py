@@ -16,9 +16,10 @@ import sys
 import time
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
 def role_commands(host: str, port: int) -> dict[str, list[str]]:
@@ -40,8 +41,30 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-migrate", action="store_true")
         parser.add_argument("--only", default="", help="comma-separated roles to start")
+        parser.add_argument(
+            "--sandbox",
+            metavar="SCENARIO",
+            default="",
+            help="demo: run on the simulated internet of this scenario, feeding its reports",
+        )
+        parser.add_argument(
+            "--pace",
+            type=float,
+            default=8.0,
+            help="with --sandbox: stretch the scenario's times by this factor (default 8)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        if opts["sandbox"]:
+            self.demo(opts)
+            return
+        if not settings.SANDBOX:
+            self.stdout.write(
+                "Takedown will contact the real internet: DNS resolvers, RDAP and WHOIS "
+                "registries, the reported sites themselves, and the mail server that sends "
+                "notices to their administrators. For a closed demo use "
+                "'takedown serve --sandbox scenarios/seed-cases.yaml' (make demo)."
+            )
         if not opts["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         self.ensure_admin()
@@ -91,6 +114,24 @@ class Command(BaseCommand):
             self.stderr.write(f"takedown serve: {failed}")
             raise SystemExit(1)
         self.stdout.write("Stopped.")
+
+    def demo(self, opts: dict[str, Any]) -> None:
+        from takedown.sandbox.demo import run_demo
+        from takedown.sandbox.runner import RunError
+        from takedown.sandbox.scenario import ScenarioError
+
+        if opts["pace"] <= 0:
+            raise CommandError("--pace must be more than 0")
+        try:
+            run_demo(
+                opts["sandbox"],
+                port=opts["port"],
+                pace=opts["pace"],
+                data_dir=settings.DATA_DIR,
+                out=self.stdout,
+            )
+        except (ScenarioError, RunError, OSError) as exc:
+            raise CommandError(str(exc)) from None
 
     def ensure_admin(self) -> None:
         """On first start, make sure someone can log in, and say how."""

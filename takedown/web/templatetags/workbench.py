@@ -1,0 +1,31 @@
+"""``{% load workbench %}``: events as sentences, labels for codes, action forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from takedown.web.timeline import actor_name, check_detail, event_label, event_sentence
+
+register = template.Library()
+
+
+@register.filter
+def sentence(event: Any) -> str:
+    return event_sentence(event)
+
+
+@register.filter
+def kind_label(kind: str) -> str:
+    return event_label(kind)
+
+
+@register.filter
+def actor(value: str) -> str:
+    return actor_name(value)
+
+
+@register.filter(name="check_detail")
+def check_detail_filter(detail: str) -> str:
+    return check_detail(detail or "")

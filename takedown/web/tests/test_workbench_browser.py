@@ -1,0 +1,295 @@
+"""The handler's workbench in a real browser (Debian's Chromium driven by Playwright).
+
+A handler reports a defanged URL, sees it located, sends the notice, rejects
+another site, links a reply and acts in bulk on 50 sites; a viewer can act on
+nothing; an anonymous user is sent to login; hostile strings render inert on
+every page.  The locate step runs for real against a sandbox of our own.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group, User
+
+from takedown.cases.models import Event, Site, SiteState
+from takedown.monitor.screenshot import CHROMIUM_ARGS
+from takedown.sandbox.testing import django_settings
+
+ARGS = [a for a in CHROMIUM_ARGS if not a.startswith("--host-resolver-rules")]
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SCENARIO = """
+name: workbench-browser
+duration: 30
+organizations:
+  - {id: net-w, name: Workbench Net, country: US, kind: isp, registry: arin,
+     networks: [127.31.0.0/16], asn: 65031, abuse_email: abuse@net-w.example,
+     behavior: {reply: never}}
+sites:
+  - {id: w1, url: "http://login.flow-bank.example/jp/", ip: 127.31.0.1}
+  - {id: w2, url: "http://other.flow-bank.example/", ip: 127.31.0.2}
+reports: []
+"""
+HOSTILE = '<script>window.__pwned=1</script>"\'><img src=x onerror="window.__pwned=1">'
+
+
+@pytest.fixture
+def browser() -> Any:
+    if not Path(settings.CHROMIUM_PATH).exists():
+        pytest.skip(f"no Chromium at {settings.CHROMIUM_PATH} (make test installs it)")
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=settings.CHROMIUM_PATH, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def server(live_server: Any) -> str:
+    return str(live_server.url).replace("localhost", "127.0.0.1")
+
+
+def _user(name: str, role: str | None) -> User:
+    user = User.objects.create_user(name, f"{name}@example.org", f"{name} password 123")
+    if role:
+        user.groups.add(Group.objects.get_or_create(name=role)[0])
+    return user
+
+
+def _login(browser: Any, server: str, name: str, *, locale: str = "en-US") -> Any:
+    page = browser.new_context(locale=locale, timezone_id="Asia/Tokyo").new_page()
+    page.goto(f"{server}/login/")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", f"{name} password 123")
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{server}/")
+    return page
+
+
+def _messages(page: Any) -> str:
+    return " ".join(page.locator("p.msg").all_inner_texts())
+
+
+def test_it_takes_a_handler_from_report_to_notice_reply_and_bulk_action(
+    browser: Any, server: str, sandbox_factory: Any, settings: Any
+) -> None:
+    from takedown.notices.models import InboundKind, InboundMessage, Notice
+    from takedown.notices.services import inbound_receive, mail_tick
+
+    sb = sandbox_factory(SCENARIO)
+    for name, value in django_settings(sb).items():
+        setattr(settings, name, value)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", sb.smtp_port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.NOTICE_FROM = settings.TEAM_EMAIL = "takedown@csirt.example"
+    _user("hana", "handler")
+    page = _login(browser, server, "hana")
+
+    # 1. Report two defanged URLs; the locate step runs against the sandbox.
+    page.goto(f"{server}/reports/new")
+    page.fill(
+        "textarea[name=text]",
+        "Phish: hxxp://login.flow-bank[.]example/jp/ and hxxp://other.flow-bank[.]example/",
+    )
+    page.click("main button[type=submit]")
+    page.wait_for_url(re.compile(r".*/reports/\d+/$"))
+    first = Site.objects.get(host="login.flow-bank.example")
+    other = Site.objects.get(host="other.flow-bank.example")
+
+    # 2. The site page shows it located, in words.
+    page.goto(f"{server}/sites/{first.pk}/")
+    assert page.locator("h1 .badge").inner_text() == "located"
+    assert "Located: Workbench Net is responsible." in page.inner_text("table.timeline")
+
+    # 3. Notify now; the mail loop sends it to the organisation's abuse desk.
+    page.click("form:has(input[value=notify]) >> text=Notify now")
+    assert "Notify now: done for 1 site" in _messages(page)
+    mail_tick()
+    sb.wait_until(lambda: sb.notices, timeout=20)
+    notice = Notice.objects.get(organization__name="Workbench Net")
+    page.reload()
+    assert f"Notice {notice.token} sent to Workbench Net." in page.inner_text("table.timeline")
+    assert page.locator("h1 .badge").inner_text() == "notified"
+
+    # 4. Reject the other site as a false positive, with a reason.
+    page.goto(f"{server}/sites/{other.pk}/")
+    page.click("summary:has-text('Reject as false positive')")
+    page.fill("form:has(input[value=reject]) input[name=reason]", "the bank's real page")
+    page.click("form:has(input[value=reject]) button.danger")
+    assert page.locator("h1 .badge").inner_text() == "rejected"
+    assert Event.objects.get(site=other, kind="site.rejected").actor == "hana"
+
+    # 5. A reply that lost its token waits as unmatched; the handler links it.
+    reply = EmailMessage()
+    reply["From"] = "Abuse <abuse@net-w.example>"
+    reply["To"] = "takedown@csirt.example"
+    reply["Subject"] = "Re: your message"
+    reply["Message-ID"] = make_msgid(domain="net-w.example")
+    reply.set_content("We have removed the page.")
+    inbound = inbound_receive(reply.as_bytes())
+    assert inbound.kind == InboundKind.UNMATCHED
+    page.goto(f"{server}/notices/inbound/{inbound.pk}/")
+    page.fill("input[name=notice]", notice.token)
+    page.click("form:has(input[name=notice]) button")
+    assert f"Linked to {notice.token}." in _messages(page)
+    assert InboundMessage.objects.get(pk=inbound.pk).kind == InboundKind.REPLY
+
+    # 6. Fifty sites at once: everything matching a search.
+    from takedown.cases.services import sites_create_bulk
+
+    sites_create_bulk(
+        [
+            {
+                "url": f"http://p{i}.bulk-brand.example/",
+                "host": f"p{i}.bulk-brand.example",
+                "registered_domain": "bulk-brand.example",
+                "brand": "BulkBrand",
+            }
+            for i in range(50)
+        ]
+    )
+    page.goto(f"{server}/sites/?brand=BulkBrand")
+    assert "50 sites found." in page.inner_text("main")
+    page.check("input[name=scope][value=all]")
+    page.select_option("#bulk select[name=action]", "reject")
+    page.fill("#bulk input[name=reason]", "test campaign, not phishing")
+    page.click("#bulk button[type=submit]")
+    assert "Reject as false positive: done for 50 sites." in _messages(page)
+    assert Site.objects.filter(brand="BulkBrand", state=SiteState.REJECTED).count() == 50
+
+
+def test_it_lets_a_viewer_read_and_act_on_nothing(browser: Any, server: str) -> None:
+    from takedown.cases.services import sites_create_bulk
+
+    url = "http://view.example/login"
+    site = sites_create_bulk(
+        [{"url": url, "host": "view.example", "registered_domain": "view.example"}]
+    )[url]
+    _user("vic", None)
+    page = _login(browser, server, "vic")
+    page.goto(f"{server}/sites/{site.pk}/")
+    assert page.locator("form[action*='/act']").count() == 0
+    assert page.locator("a[href='/reports/new']").count() == 0
+    page.goto(f"{server}/sites/")
+    assert page.locator("#bulk").count() == 0
+    token = next(c["value"] for c in page.context.cookies() if c["name"] == "csrftoken")
+    for path, form in [
+        (f"/sites/{site.pk}/act", {"action": "reject", "reason": "x"}),
+        ("/sites/bulk", {"scope": "ticked", "site": str(site.pk), "action": "recheck"}),
+        ("/reports/new", {"text": "hxxp://x[.]example/"}),
+    ]:
+        r = page.request.post(f"{server}{path}", form=form, headers={"X-CSRFToken": token})
+        assert r.status == 403, path
+    assert Site.objects.get(pk=site.pk).state == SiteState.REPORTED
+
+
+def test_it_sends_an_anonymous_user_to_login(browser: Any, server: str) -> None:
+    page = browser.new_context().new_page()
+    for path in ["/", "/sites/", "/incidents/", "/reporters/", "/notices/inbound/"]:
+        page.goto(f"{server}{path}")
+        assert page.url.startswith(f"{server}/login/?next="), path
+
+
+def _hostile_world() -> list[str]:
+    """Hostile strings in every field a page shows; returns the pages to look at."""
+    from takedown.cases.services import (
+        incident_create,
+        site_note_add,
+        site_reject,
+        site_transition,
+    )
+    from takedown.intake.models import Reporter
+    from takedown.intake.services import ReporterInfo, report_receive
+    from takedown.locate.models import Organization
+    from takedown.notices.services import inbound_receive
+
+    org = Organization.objects.create(name=HOSTILE, name_local=HOSTILE, country="JP", kind="isp")
+    result = report_receive(
+        channel="api",
+        text=f"hxxp://evil[.]example/{HOSTILE} and hxxp://evil2[.]example/",
+        reporter=ReporterInfo(name=HOSTILE, email="evil@reporter.example"),
+        subject=HOSTILE,
+        brand=HOSTILE,
+    )
+    site, second = result.sites
+    site.organization = org
+    site_transition(site, SiteState.LOCATED, update_fields=["organization"], message=HOSTILE)
+    site_note_add(site=site, actor="alice", text=HOSTILE)
+    site_reject(site=second, actor="alice", reason=HOSTILE)
+    incident = incident_create(title=HOSTILE, sites=[site, second], actor="alice")
+    msg = EmailMessage()
+    msg["From"] = f'"{HOSTILE}" <x@evil.example>'
+    msg["To"] = "takedown@csirt.example"
+    msg["Subject"] = f"Re: {HOSTILE}"
+    msg.set_content(HOSTILE)
+    inbound = inbound_receive(msg.as_bytes())
+    reporter = Reporter.objects.get(email="evil@reporter.example")
+    q = "%3Cscript%3Ewindow.__pwned%3D1%3C%2Fscript%3E%22%27%3E"
+    return [
+        "/",
+        "/queue/",
+        "/sites/",
+        f"/sites/?q={q}",
+        f"/sites/?brand={q}&state=located",
+        f"/sites/{site.pk}/",
+        f"/sites/{second.pk}/",
+        "/incidents/",
+        f"/incidents/{incident.pk}/",
+        "/reporters/",
+        f"/reporters/{reporter.pk}/",
+        "/orgs/",
+        f"/orgs/{org.pk}/",
+        "/notices/",
+        "/notices/inbound/",
+        f"/notices/inbound/{inbound.pk}/",
+        f"/reports/{result.report.pk}/",
+        "/reports/new",
+        "/notices/bad-addresses/",
+        "/stats/",
+    ]
+
+
+def test_it_renders_hostile_strings_inert_on_every_page(
+    browser: Any, server: str, record_property: Any, monkeypatch: Any
+) -> None:
+    # The sites need no locating here (and Playwright's event loop is running).
+    monkeypatch.setattr("takedown.cases.pipeline.sites_reported", lambda ids: None)
+    pages = _hostile_world()
+    _user("hana", "handler")
+    checked = 0
+    dialogs: list[str] = []
+    for locale in ("en-US", "ja-JP"):
+        page = _login(browser, server, "hana", locale=locale)
+
+        def refuse(dialog: Any) -> None:
+            dialogs.append(dialog.message)
+            dialog.dismiss()
+
+        page.on("dialog", refuse)
+        for path in pages:
+            response = page.goto(f"{server}{path}")
+            assert response is not None and response.status == 200, path
+            assert page.evaluate("() => window.__pwned === undefined"), path
+            assert page.locator("img[src='x'], [onerror]").count() == 0, path
+            scripts = page.eval_on_selector_all("script", "els => els.map(e => e.src)")
+            assert all(src.startswith(f"{server}/static/") for src in scripts), (path, scripts)
+            checked += 1
+        assert dialogs == []
+    record_property("hostile_pages_checked", checked)
+    print(
+        f"hostile strings checked inert on {checked} page loads ({len(pages)} pages x 2 languages)"
+    )
+    assert checked == 2 * len(pages)
