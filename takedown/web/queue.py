@@ -51,9 +51,10 @@ def _value(reason: Any) -> str:
     return str(getattr(reason, "value", reason))
 
 
-def _label(reason: Any) -> str:
-    label = getattr(reason, "label", None)
-    return str(label) if label is not None else _value(reason).replace("_", " ")
+def _label(item: Any) -> str:
+    """The reason in the reader's language (the item's ``reason_label``)."""
+    label = getattr(item, "reason_label", None) or getattr(item.reason, "label", None)
+    return str(label) if label is not None else _value(item.reason).replace("_", " ")
 
 
 def queue_groups(
@@ -69,7 +70,7 @@ def queue_groups(
         if reason and key != reason:
             continue
         by_reason[key].append(item)
-        labels[key] = _label(item.reason)
+        labels[key] = _label(item)
     shown = {key: items[:per_group] for key, items in by_reason.items()}
     every = [i for items in shown.values() for i in items]
 

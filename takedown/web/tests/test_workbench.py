@@ -3,6 +3,7 @@ organisations, incidents; viewers read but act on nothing."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -184,3 +185,54 @@ def test_it_keeps_the_time_zone_the_reader_chose(handler: Client) -> None:
     page = handler.get(f"/sites/{site.pk}/")
     assert " UTC" in page.content.decode()
     assert handler.post("/preferences/timezone", {"tz": "Mars/Olympus"}).status_code == 400
+
+
+def test_it_groups_the_queue_by_reason_with_each_items_actions(
+    handler: Client, monkeypatch: Any
+) -> None:
+    from dataclasses import dataclass
+    from datetime import datetime
+
+    from takedown.notices.models import InboundMessage
+
+    @dataclass(frozen=True)
+    class Item:  # the shape of takedown.cases.attention.HandlerItem
+        reason: str
+        since: datetime
+        detail: str = ""
+        site_id: int | None = None
+        notice_id: int | None = None
+        inbound_id: int | None = None
+        report_id: int | None = None
+        reporter_id: int | None = None
+
+        @property
+        def reason_label(self) -> str:
+            return {"no_contact": "no contact left", "unknown_reporter": "reporter?"}.get(
+                self.reason, self.reason
+            )
+
+    a, b = make_sites(2)
+    for site in (a, b):
+        site_transition(site, SiteState.LOCATED)
+    reporter = Reporter.objects.create(name="Who <b>", email="who@x.example", classified=False)
+    inbound = InboundMessage.objects.create(raw=b"x", sha256="0", subject="Re: ?", kind="unmatched")
+    since = datetime(2026, 1, 1, tzinfo=UTC)
+    items = [
+        Item("no_contact", since, "every address bounced", site_id=a.pk),
+        Item("no_contact", since, site_id=b.pk),
+        Item("unknown_reporter", since, reporter_id=reporter.pk),
+        Item("unmatched_mail", since, inbound_id=inbound.pk),
+    ]
+    monkeypatch.setattr("takedown.web.queue._items", lambda include_historical: items)
+    r = handler.get("/")
+    groups = {g.reason: g for g in r.context["groups"]}
+    assert (groups["no_contact"].count, groups["no_contact"].label) == (2, "no contact left")
+    text = r.content.decode()
+    assert "every address bounced" in text
+    assert f'action="/sites/{a.pk}/act"' in text  # one-click site actions
+    assert f'action="/reporters/{reporter.pk}/"' in text  # classify in place
+    assert f'action="/notices/inbound/{inbound.pk}/link"' in text
+    assert "Who &lt;b&gt;" in text
+    one = handler.get("/queue/", {"reason": "no_contact"})
+    assert [g.reason for g in one.context["groups"]] == ["no_contact"]
