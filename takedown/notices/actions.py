@@ -145,7 +145,9 @@ def sites_notify_now(
 def _requested(sites: list[Site], org: Any, actor: str, data: dict[str, Any]) -> None:
     """The handler's request, on each site's timeline."""
     for site in sites:
-        event_record(kind="notice.requested", site=site, organization=org, actor=actor, data=data)
+        event_record(
+            kind=EventKind.NOTICE_REQUESTED, site=site, organization=org, actor=actor, data=data
+        )
 
 
 def _notify_group(sites: list[Site], *, actor: str, chosen: list[str] | None) -> Notice | None:

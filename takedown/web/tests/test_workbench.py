@@ -10,7 +10,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
-from takedown.cases.models import Event, Incident, Site, SiteState
+from takedown.cases.models import Event, EventKind, Incident, Site, SiteState
 from takedown.cases.services import incident_create, site_transition, sites_create_bulk
 from takedown.intake.models import Reporter
 from takedown.locate.models import Organization
@@ -130,7 +130,12 @@ def test_it_shows_the_queue_counts_without_imported_history(handler: Client) -> 
 def test_it_writes_the_feed_as_sentences_in_japanese(handler: Client) -> None:
     (site,) = make_sites(1)
     site_transition(
-        site, SiteState.REJECTED, kind="site.rejected", actor="alice", message="x", force=True
+        site,
+        SiteState.REJECTED,
+        kind=EventKind.SITE_REJECTED,
+        actor="alice",
+        message="x",
+        force=True,
     )
     handler.cookies["django_language"] = "ja"
     r = handler.get("/", HTTP_ACCEPT_LANGUAGE="ja")
