@@ -23,7 +23,7 @@ from takedown.notices.models import InboundKind, InboundMessage, Notice, NoticeK
 from takedown.notices.services import inbound_receive, mail_tick, notice_plan_site
 from takedown.notices.tests.conftest import SmtpSink, make_org, make_site
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.concurrency]
 
 
 def _mail(subject: str, body: str = "Hello", sender: str = "abuse@net-a.example") -> bytes:

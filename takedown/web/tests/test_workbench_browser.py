@@ -25,7 +25,7 @@ from takedown.sandbox.testing import django_settings
 
 ARGS = [a for a in CHROMIUM_ARGS if not a.startswith("--host-resolver-rules")]
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
 
 SCENARIO = """
 name: workbench-browser
