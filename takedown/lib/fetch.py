@@ -29,7 +29,7 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +46,9 @@ import dns.resolver
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
+# The one address guard (IANA special-purpose registries), shared with locate.
+from takedown.lib.guard import IPNetwork, address_refusal
+
 DESKTOP_UA = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 "
     "(KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
@@ -58,19 +61,6 @@ MOBILE_UA = (
 USER_AGENTS = {"desktop": DESKTOP_UA, "mobile": MOBILE_UA}
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
-
-# Addresses never fetched, even when loopback targets are allowed: the host's
-# own services (the web UI, the sandbox's DNS, SMTP and registry servers) listen
-# there, and "0.0.0.0" connects to the local host on Linux.
-NEVER_ALLOWED = (
-    ipaddress.ip_network("127.0.0.1/32"),
-    ipaddress.ip_network("0.0.0.0/8"),
-    ipaddress.ip_network("::1/128"),
-    ipaddress.ip_network("::/128"),
-)
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class Outcome:
@@ -98,44 +88,6 @@ class FetchFailure(OSError):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
         self.kind = kind
-
-
-def address_refusal(ip: str | IPAddress, allow: Iterable[IPNetwork] = ()) -> str | None:
-    """Why ``ip`` must not be fetched, or ``None`` when it may be.
-
-    ``allow`` lists networks the deployment opted into (loopback in the sandbox
-    and the tests); everything else must be a global unicast address.
-    """
-    try:
-        addr = ipaddress.ip_address(ip) if isinstance(ip, str) else ip
-    except ValueError:
-        return f"{ip!r} is not an IP address"
-    if isinstance(addr, ipaddress.IPv6Address):
-        if addr.ipv4_mapped is not None:
-            # ::ffff:10.0.0.1 reaches 10.0.0.1 on dual-stack sockets.
-            return f"{addr} is an IPv4-mapped address"
-        embedded = addr.sixtofour or (addr.teredo[1] if addr.teredo else None)
-        if embedded is not None and address_refusal(embedded) is not None:
-            return f"{addr} embeds the non-public address {embedded}"
-    for net in NEVER_ALLOWED:
-        if addr.version == net.version and addr in net:
-            return f"{addr} is this host's own address"
-    for net in allow:
-        if addr.version == net.version and addr in net:
-            return None
-    for flag, label in (
-        ("is_loopback", "loopback"),
-        ("is_link_local", "link-local"),
-        ("is_multicast", "multicast"),
-        ("is_unspecified", "unspecified"),
-        ("is_reserved", "reserved"),
-        ("is_private", "private"),
-    ):
-        if getattr(addr, flag):
-            return f"{addr} is a {label} address"
-    if not addr.is_global:
-        return f"{addr} is not a public address"
-    return None
 
 
 @dataclass(frozen=True)

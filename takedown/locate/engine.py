@@ -359,7 +359,7 @@ class Locator:
         ip, refused = self.chosen_address(dns)
         res.refused = refused
         if ip is None:
-            what = ", ".join(f"{a} ({why})" for a, why in refused[:3])
+            what = ", ".join(why for _addr, why in refused[:3])
             res.reason = f"resolves only to addresses that are not public: {what}"
             return res
         res.ip = ip

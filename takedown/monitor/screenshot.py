@@ -12,6 +12,9 @@ Chromium never touches the network itself:
 3. WebSockets are answered by a route that closes them; service workers and
    downloads are off; the profile is a new empty directory each time.
 4. A request budget and a time limit bound a hostile page.
+5. Anything that would still leave Chromium without passing the route (a
+   request Playwright cannot intercept) goes to a proxy that is a closed port
+   we hold for the capture, loopback included (``<-loopback>``): it fails.
 
 Playwright drives the system's Chromium (``CHROMIUM_PATH``); ``playwright
 install`` is never used.
@@ -20,8 +23,11 @@ install`` is never used.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from django.conf import settings
@@ -67,6 +73,20 @@ DROP_HEADERS = {
 
 class ScreenshotError(Exception):
     pass
+
+
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port bound but never listening: connections to it are refused,
+    and nobody else can take it while we hold it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        yield int(sock.getsockname()[1])
+
+
+def closed_proxy_args(port: int) -> list[str]:
+    """Chromium flags that send every request it makes itself to a dead proxy."""
+    return [f"--proxy-server=http://127.0.0.1:{port}", "--proxy-bypass-list=<-loopback>"]
 
 
 class _Budget:
@@ -124,13 +144,17 @@ async def capture(
             budget.refused.append(ws.url[:300])
             await ws.close()
 
-        with tempfile.TemporaryDirectory(prefix="takedown-chromium-") as profile:
+        with (
+            tempfile.TemporaryDirectory(prefix="takedown-chromium-") as profile,
+            closed_port() as dead_proxy,
+        ):
+            args = CHROMIUM_ARGS + closed_proxy_args(dead_proxy)
             async with async_playwright() as pw:
                 context = await pw.chromium.launch_persistent_context(
                     profile,
                     executable_path=chromium_path,
                     headless=True,
-                    args=CHROMIUM_ARGS if chromium_args is None else chromium_args,
+                    args=args if chromium_args is None else chromium_args,
                     viewport={"width": 1280, "height": 900},
                     user_agent=DESKTOP_UA,
                     service_workers="block",

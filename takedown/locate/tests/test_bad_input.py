@@ -188,7 +188,7 @@ def test_each_bad_input_has_a_clear_outcome(
     assert "timed out" in reason("badjson.test")
     assert reason("loop1.test").startswith("DNS: cname_loop")
     assert reason("private.test").startswith("resolves only to addresses that are not public")
-    assert "private address" in reason("private.test")
+    assert "10.0.0.1 is in 10.0.0.0/8 (Private-Use, RFC 1918)" in reason("private.test")
     assert reason("broken.test").startswith("DNS: servfail")
     assert reason("nosuch.test").startswith("DNS: nxdomain")
     assert failed_event(by_host["nosuch.test"]).data["outcome"] == "nxdomain"
