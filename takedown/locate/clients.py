@@ -10,7 +10,8 @@ otherwise it fails as :class:`RateLimited` (the caller falls back to WHOIS and
 retries later).  The limits live in this process; see docs/locate.md.
 
 Safety: registry answers name other servers (RDAP links, WHOIS referrals).
-Every host is resolved and refused unless public (loopback only with
+Every host is resolved by the configured resolver (``settings.DNS_RESOLVER``,
+never the system's) and refused unless public (loopback only with
 ``ALLOW_LOOPBACK_TARGETS``); redirects are followed by hand so each hop is
 checked; bodies are capped.
 """
@@ -38,6 +39,7 @@ from takedown.locate.addresses import address_refusal
 from takedown.locate.limits import Limit
 from takedown.locate.rdap import RdapError, load_rdap
 from takedown.locate.records import REGISTRY_HOSTS, registry_of
+from takedown.locate.resolver import make_resolver, resolve_host
 from takedown.locate.whois import decode_whois
 
 log = logging.getLogger(__name__)
@@ -132,23 +134,60 @@ def retry_after_seconds(value: str | None, default: float = 60.0) -> float:
     return max(0.0, when.timestamp() - time.time())
 
 
-class PolicyResolver(AbstractResolver):
-    """aiohttp's resolver, keeping only addresses we may connect to."""
+async def server_addresses(host: str) -> list[str]:
+    """The addresses of a registry server's name, from the configured resolver.
 
-    def __init__(self) -> None:
-        self._inner = aiohttp.ThreadedResolver()
+    Registry answers name the servers to ask next (WHOIS referrals, RDAP links
+    and redirects); their names are resolved like reported host names, by
+    ``settings.DNS_RESOLVER`` through ``resolver.py``, never by the system's
+    resolver (which the sandbox and a split-horizon deployment do not control).
+    An IP literal is its own address.
+    """
+    literal = host.strip("[]")
+    try:
+        ipaddress.ip_address(literal)
+    except ValueError:
+        pass
+    else:
+        return [literal]
+    result = await resolve_host(make_resolver(), host)
+    if not result.ok:
+        detail = f" ({result.error})" if result.error else ""
+        raise RegistryUnavailable(f"{host}: DNS {result.outcome}{detail}")
+    return result.addresses
+
+
+class PolicyResolver(AbstractResolver):
+    """aiohttp's resolver: our resolver's answers, only addresses we may connect to."""
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        infos = await self._inner.resolve(host, port, family)
-        allowed = [i for i in infos if address_refusal(i["host"]) is None]
+        try:
+            addrs = await server_addresses(host)
+        except RegistryUnavailable as exc:
+            raise OSError(str(exc)) from None
+        allowed: list[ResolveResult] = []
+        for addr in addrs:
+            fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+            if family not in (socket.AF_UNSPEC, fam) or address_refusal(addr) is not None:
+                continue
+            allowed.append(
+                {
+                    "hostname": host,
+                    "host": addr,
+                    "port": port,
+                    "family": fam,
+                    "proto": 0,
+                    "flags": socket.AI_NUMERICHOST,
+                }
+            )
         if not allowed:
             raise OSError(f"{host} has no public address")
         return allowed
 
     async def close(self) -> None:
-        await self._inner.close()
+        pass
 
 
 class Counters:
@@ -194,14 +233,13 @@ class RdapClient:
             return
         except ValueError:
             pass
-        loop = asyncio.get_running_loop()
         try:
-            infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), self.timeout
-            )
-        except (OSError, TimeoutError) as exc:
-            raise RegistryUnavailable(f"{url}: {_describe(exc)}") from None
-        if not any(address_refusal(str(i[4][0])) is None for i in infos):
+            addrs = await asyncio.wait_for(server_addresses(host), self.timeout)
+        except RegistryUnavailable as exc:
+            raise RegistryUnavailable(f"{url}: {exc}") from None
+        except TimeoutError:
+            raise RegistryUnavailable(f"{url}: {host}: DNS timed out") from None
+        if not any(address_refusal(a) is None for a in addrs):
             raise Refused(f"{url}: {host} has no public address")
         self._checked.add(host)
 
@@ -337,14 +375,13 @@ class WhoisClient:
         key = REGISTRY_HOSTS.get(host.lower()) or registry_of(host) or f"{host}:{port}"
         if "\n" in query or "\r" in query or len(query) > 256:
             raise RegistryUnavailable("refusing a malformed WHOIS query")
-        loop = asyncio.get_running_loop()
         try:
-            infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), self.timeout
-            )
-        except (OSError, TimeoutError) as exc:
-            raise RegistryUnavailable(f"whois {host}: {_describe(exc)}") from None
-        addrs = [str(i[4][0]) for i in infos if address_refusal(str(i[4][0])) is None]
+            found = await asyncio.wait_for(server_addresses(host), self.timeout)
+        except RegistryUnavailable as exc:
+            raise RegistryUnavailable(f"whois {exc}") from None
+        except TimeoutError:
+            raise RegistryUnavailable(f"whois {host}: DNS timed out") from None
+        addrs = [a for a in found if address_refusal(a) is None]
         if not addrs:
             raise Refused(f"whois {host}: no public address")
         await LIMITER.acquire(key, limit_for(key), self.max_wait)

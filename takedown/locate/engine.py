@@ -436,12 +436,12 @@ class Locator:
                 rec = None
         else:
             errors.append("rdap: no RDAP service for this address in the bootstrap")
-        if rec is not None and rec.nir == "jpnic":
-            rec = await self._jpnic(rec, ip, sources, errors)
-        if rec is None or (not rec.abuse and rec.nir != "jpnic"):
+        if rec is not None and rec.ask_nir():
+            rec = await self._nir(rec, ip, sources, errors)
+        if rec is None or (not rec.abuse and rec.nir is None):
             wrec = await self._whois_ip(ip, sources, errors)
-            if wrec is not None and wrec.nir == "jpnic":
-                wrec = await self._jpnic(wrec, ip, sources, errors)
+            if wrec is not None and wrec.ask_nir():
+                wrec = await self._nir(wrec, ip, sources, errors)
             rec = _merge(rec, wrec)
         if rec is None or not (rec.org or rec.abuse):
             return NetworkFailure(errors or ["no registry answered with a holder"])
@@ -533,47 +533,53 @@ class Locator:
             _ENTITY_CACHE[f"{self.context}|{url}"] = (now + self.ttl, emails)
         return emails
 
-    async def _jpnic(
+    async def _nir(
         self, rec: RegistryRecord, ip: str, sources: list[str], errors: list[str]
     ) -> RegistryRecord:
-        """JPNIC-managed block: the holder and its abuse address are at JPNIC.
+        """A block delegated to a national registry (JPNIC, KRNIC, TWNIC...): the
+        holder and its abuse address are at that NIR, so it is asked.
 
-        APNIC's copy attaches JPNIC's own IRT as the abuse contact of every such
-        block; with JPNIC's answer in hand that address is dropped.
+        APNIC's copy attaches the NIR's own IRT or hostmaster as the abuse contact
+        of every such block; the parsers set those addresses aside (never the
+        holder's), and the NIR's answer supplies the holder's.
         """
         assert self._whois is not None
-        server = rec.nir_server or "whois.nic.ad.jp"
+        asked = rec.ask_nir() or {}
+        server = asked.get("server")
+        if not server:
+            errors.append(f"{rec.nir}: the block's details are there, and no WHOIS server is known")
+            return rec
         try:
-            jp = parse_whois(await self._whois.query(server, ip, kind="whois-nir"))
+            answer = parse_whois(await self._whois.query(server, ip, kind="whois-nir"))
         except RegistryUnavailable as exc:
             errors.append(f"whois {server}: {exc}")
             return rec
         sources.append(f"whois:{server}")
-        if not (jp.org or jp.abuse):
+        if not (answer.org or answer.abuse):
             errors.append(f"whois {server}: no network record")
             return rec
-        contacts = list(jp.contacts)
-        if not jp.abuse and jp.contact_handles:
+        contacts = list(answer.contacts)
+        if not answer.abuse and answer.contact_handles:
             try:
                 who = parse_whois(
-                    await self._whois.query(server, jp.contact_handles[-1], kind="whois-nir")
+                    await self._whois.query(server, answer.contact_handles[-1], kind="whois-nir")
                 )
                 contacts.extend(c for c in who.contacts if c not in contacts)
             except RegistryUnavailable as exc:
                 errors.append(f"whois {server}: {exc}")
         own = [a for a in rec.abuse if a not in rec.irt_abuse]
-        rec.abuse = list(dict.fromkeys(jp.abuse + own))
+        rec.abuse = list(dict.fromkeys(answer.abuse + own))
         rec.irt_abuse = []
         rec.contacts = list(dict.fromkeys(contacts + rec.contacts))
-        rec.org = jp.org or rec.org
-        rec.org_local = jp.org_local or rec.org_local
-        rec.org_type = jp.org_type or rec.org_type
-        rec.handle = jp.handle or rec.handle
-        rec.country = "JP"
-        rec.registry = "jpnic"
-        if jp.cidrs and cidr_containing(jp.cidrs, ip):
-            rec.cidrs, rec.prefix = jp.cidrs, jp.prefix
-        rec.nir = "jpnic"
+        rec.org = answer.org or rec.org
+        rec.org_local = answer.org_local or rec.org_local
+        rec.org_type = answer.org_type or rec.org_type
+        rec.handle = answer.handle or rec.handle
+        rec.country = answer.country or rec.country
+        rec.registry = rec.nir
+        rec.nir_answer = True
+        if answer.cidrs and cidr_containing(answer.cidrs, ip):
+            rec.cidrs, rec.prefix = answer.cidrs, answer.prefix
         return rec
 
     async def _whois_chain(

@@ -16,6 +16,7 @@ from typing import Any
 
 from takedown.locate.countries import country_code
 from takedown.locate.records import (
+    NIRS,
     TIER_IRT,
     TIER_REMARK,
     TIER_ROLE,
@@ -27,6 +28,7 @@ from takedown.locate.records import (
     range_to_cidrs,
     registry_of,
     registry_of_handle,
+    set_aside_nir_addresses,
     summary_prefix,
 )
 
@@ -35,7 +37,6 @@ MAX_ENTITIES = 500
 # An RDAP path in a link: what "related" or "up" must point at for us to follow
 # it (APNIC's "related" link to its web UI is not RDAP).
 RDAP_PATH = re.compile(r"/(ip|domain|autnum|entity|nameserver)/[^/]+", re.IGNORECASE)
-NIR_NAMES = ("JPNIC", "KRNIC", "TWNIC", "CNNIC", "IDNIC", "VNNIC", "IRINN")
 
 
 class RdapError(ValueError):
@@ -51,6 +52,10 @@ class _Entity:
     org: str = ""
     kind: str = ""
     emails: list[str] = field(default_factory=list)
+    # RIPE writes a role's abuse-mailbox as an e-mail with type "abuse" beside its
+    # general e-mail ("ops@"): the typed one is the abuse address.
+    abuse_emails: list[str] = field(default_factory=list)
+    vcard_roles: list[str] = field(default_factory=list)  # vCard ROLE values
     remarks: list[str] = field(default_factory=list)
     self_link: str | None = None
     country: str | None = None
@@ -61,6 +66,16 @@ class _Entity:
     @property
     def is_irt(self) -> bool:
         return self.handle.upper().startswith("IRT-")
+
+    @property
+    def is_abuse(self) -> bool:
+        return "abuse" in self.roles or "abuse" in self.vcard_roles
+
+    def nir_irt(self) -> str | None:
+        """``IRT-JPNIC-JP`` -> jpnic: a national registry's own team."""
+        if not self.is_irt:
+            return None
+        return next((n.name for n in NIRS.values() if n.label in self.handle.upper()), None)
 
     @property
     def display_name(self) -> str:
@@ -113,17 +128,27 @@ def parse_rdap(data: Any) -> RegistryRecord:
 
     abuse = AbuseCollector()
     contacts: list[str] = []
+    nir_owned: list[str] = []
     for ent in flat:
-        if "abuse" in ent.roles:
-            if ent.emails:
-                abuse.add(TIER_IRT if ent.is_irt else TIER_ROLE, ent.emails, ent.depth)
+        if ent.nir_irt():
+            nir_owned.extend(ent.emails)
+        if ent.is_abuse:
+            # The abuse role first, the registry's own IRT objects included
+            # (APNIC's holders' teams); a national registry's IRT is set aside
+            # below once the block is known to be that NIR's.
+            found = ent.abuse_emails or ent.emails
+            if found:
+                abuse.add(TIER_ROLE, found, ent.depth)
+                contacts.extend(e for e in ent.emails if e not in found)
             elif ent.self_link or ent.handle:
                 rec.linked_abuse.append(ent.self_link or ent.handle)
+        elif ent.is_irt:
+            abuse.add(TIER_IRT, ent.emails, ent.depth)
         if ent.is_irt:
             continue
         abuse.add(TIER_REMARK, abuse_lines(ent.remarks), ent.depth)
         abuse.add(TIER_REMARK, [e for e in ent.emails if "abuse" in e.split("@")[0]], ent.depth)
-        if "abuse" not in ent.roles and "registrar" not in ent.roles:
+        if not ent.is_abuse and "registrar" not in ent.roles:
             contacts.extend(ent.emails)
     top_remarks = _remark_lines(data.get("remarks"))
     abuse.add(TIER_REMARK, abuse_lines(top_remarks), 0)
@@ -184,12 +209,24 @@ def parse_rdap(data: Any) -> RegistryRecord:
         elif rel == "up" and RDAP_PATH.search(href):
             rec.up = href
     _nir(rec, top_remarks + [line for e in flat for line in e.remarks], flat)
+    set_aside_nir_addresses(rec, nir_owned)
     rec.registry = (
         registry_of(rec.port43 or "")
         or registry_of_handle(rec.handle)
         or next((r for r in map(registry_of_handle, (e.handle for e in flat)) if r), None)
     )
+    # Whose server answered (its port43 or its own link), not whose handles it
+    # mentions: APNIC's copy names JPNIC's IRT-JPNIC-JP.
+    answered_by = registry_of(rec.port43 or "") or registry_of(_self_link(data) or "")
+    rec.nir_answer = rec.nir is not None and answered_by == rec.nir
     return rec
+
+
+def _self_link(data: dict[str, Any]) -> str | None:
+    for link in _list(data.get("links")):
+        if isinstance(link, dict) and _text(link.get("rel")).lower() == "self":
+            return _text(link.get("href")) or None
+    return None
 
 
 def entity_emails(data: Any) -> list[str]:
@@ -259,11 +296,12 @@ def _domain(rec: RegistryRecord, data: dict[str, Any], flat: list[_Entity]) -> N
 def _nir(rec: RegistryRecord, remarks: list[str], flat: list[_Entity]) -> None:
     """A block managed by a national registry (JPNIC...) whose details are there."""
     text = "\n".join(remarks)
-    for name in NIR_NAMES:
-        irt = any(e.is_irt and name in e.handle.upper() for e in flat)
+    for nir in NIRS.values():
+        name = nir.label
+        irt = any(e.nir_irt() == nir.name for e in flat)
         mirrored = re.search(rf"(mirrored by APNIC from\s+{name}|{name} Allocation Block)", text)
         if irt or mirrored:
-            rec.nir = name.lower()
+            rec.nir = nir.name
             break
     if rec.nir:
         rec.nir_server = nir_whois_server(text, rec.nir)
@@ -277,7 +315,8 @@ def nir_whois_server(text: str, nir: str) -> str | None:
     m = re.search(r"\b(whois\.[a-z0-9.-]+\.[a-z]{2,})\b", text, re.IGNORECASE)
     if m:
         return m.group(1).lower().rstrip(".")
-    return {"jpnic": "whois.nic.ad.jp", "krnic": "whois.krnic.net"}.get(nir)
+    known = NIRS.get(nir)
+    return known.whois if known else None
 
 
 def _looks_like_server(token: str) -> bool:
@@ -321,11 +360,27 @@ def _vcard(ent: _Entity, vcard: Any) -> None:
         elif name == "kind":
             ent.kind = _text(value).lower()
         elif name == "email":
-            ent.emails.extend(e for e in emails_in(_text(value)) if e not in ent.emails)
+            found = [e for e in emails_in(_text(value)) if e not in ent.emails]
+            # RFC 6350 PREF=1 is the most preferred address.
+            if _param(params, "pref") == ["1"]:
+                ent.emails[:0] = found
+            else:
+                ent.emails.extend(found)
+            if "abuse" in _param(params, "type"):
+                ent.abuse_emails.extend(e for e in found if e not in ent.abuse_emails)
+        elif name == "role":
+            ent.vcard_roles.append(_text(value).lower())
         elif name == "adr":
             ent.country = ent.country or _adr_country(params, value)
         elif name == "url":
             ent.url = _text(value) or None
+
+
+def _param(params: Any, name: str) -> list[str]:
+    """A vCard parameter's values, lower-cased (a string or a list of strings)."""
+    value = params.get(name) if isinstance(params, dict) else None
+    values = value if isinstance(value, list) else [value]
+    return [v.strip().lower() for v in values if isinstance(v, str)]
 
 
 def _adr_country(params: Any, value: Any) -> str | None:

@@ -70,6 +70,58 @@ TIER_ROLE = 1
 TIER_REMARK = 2
 TIER_IRT = 3
 
+
+@dataclass(frozen=True)
+class Nir:
+    """A National Internet Registry: APNIC delegates blocks to it and mirrors
+    only part of its records; the holder and its abuse address are at the NIR."""
+
+    name: str  # jpnic
+    label: str  # JPNIC, as APNIC writes it in handles and remarks
+    whois: str | None  # its WHOIS server when an answer names none
+    domains: tuple[str, ...]  # the NIR's own mail domains (its hostmaster, its IRT)
+
+
+NIRS = {
+    nir.name: nir
+    for nir in (
+        Nir("jpnic", "JPNIC", "whois.nic.ad.jp", ("nic.ad.jp",)),
+        Nir("krnic", "KRNIC", "whois.kisa.or.kr", ("nic.or.kr", "kisa.or.kr", "krnic.net")),
+        Nir("twnic", "TWNIC", "whois.twnic.net.tw", ("twnic.net.tw", "twnic.tw", "twnic.net")),
+        Nir("cnnic", "CNNIC", "whois.cnnic.cn", ("cnnic.cn", "cnnic.net.cn")),
+        Nir("idnic", "IDNIC", "whois.idnic.net", ("idnic.net", "idnic.id", "apjii.or.id")),
+        # No public port-43 server known for these two: the answer's remark must name one.
+        Nir("vnnic", "VNNIC", None, ("vnnic.vn", "vnnic.net.vn")),
+        Nir("irinn", "IRINN", None, ("irinn.in",)),
+    )
+}
+
+
+def is_nir_address(nir: str, address: str) -> bool:
+    """``hostmaster@nic.ad.jp`` is JPNIC's own, never a holder's abuse desk."""
+    known = NIRS.get(nir)
+    domain = address.rsplit("@", 1)[-1].lower()
+    return known is not None and any(domain == d or domain.endswith("." + d) for d in known.domains)
+
+
+def set_aside_nir_addresses(rec: RegistryRecord, nir_owned: list[str]) -> None:
+    """Move the NIR's own addresses (its hostmaster, its IRT's) out of ``abuse``
+    and ``contacts`` of a record for a block the NIR holds the details of."""
+    if not rec.nir:
+        return
+    nir = rec.nir
+    owned = {a.lower() for a in nir_owned}
+
+    def theirs(addr: str) -> bool:
+        return addr in owned or is_nir_address(nir, addr)
+
+    found = [a for a in rec.abuse + rec.irt_abuse + rec.contacts if theirs(a)]
+    rec.nir_addresses = list(dict.fromkeys(rec.nir_addresses + found))
+    rec.abuse = [a for a in rec.abuse if not theirs(a)]
+    rec.irt_abuse = [a for a in rec.irt_abuse if not theirs(a)]
+    rec.contacts = [a for a in rec.contacts if not theirs(a)]
+
+
 # Deliberately plain: addresses in registry data are ASCII in practice, and a
 # narrow pattern keeps punctuation around them ("*  abuse@x.com.") out.
 # Bounded repetitions keep the search linear: "aaaa..." in a hostile answer must
@@ -167,6 +219,9 @@ class RegistryRecord:
     nameservers: list[str] = field(default_factory=list)
     nir: str | None = None  # "jpnic", "krnic"... when a national registry holds the details
     nir_server: str | None = None  # its WHOIS server as the record names it
+    # The NIR's own addresses found in the answer (never the holder's abuse desk).
+    nir_addresses: list[str] = field(default_factory=list)
+    nir_answer: bool = False  # the answer is the NIR's own (nothing further to ask)
     referrals: list[str] = field(default_factory=list)  # WHOIS servers / RDAP URLs named
     related: list[str] = field(default_factory=list)  # RDAP rel=related links
     up: str | None = None  # RDAP rel=up link
@@ -198,9 +253,27 @@ class RegistryRecord:
                 "nameservers": list(self.nameservers),
                 "nir": self.nir,
                 "referrals": list(self.referrals),
+                "ask_nir": self.ask_nir(),
             }
         )
         return out
+
+    def ask_nir(self) -> dict[str, Any] | None:
+        """When the block's details are at an NIR and this answer is not the NIR's:
+        who must be asked, where, and which of the NIR's own addresses were left out."""
+        if not self.nir or self.nir_answer:
+            return None
+        known = NIRS.get(self.nir)
+        label = known.label if known else self.nir.upper()
+        return {
+            "nir": self.nir,
+            "server": self.nir_server or (known.whois if known else None),
+            "reason": (
+                f"{label} holds this block's records: the holder and its abuse address "
+                f"are in {label}'s database, not in this answer"
+            ),
+            "nir_addresses": list(self.nir_addresses),
+        }
 
 
 def range_to_cidrs(start: str, end: str) -> list[str]:

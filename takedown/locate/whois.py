@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 
 from takedown.locate.rdap import nir_whois_server
 from takedown.locate.records import (
+    NIRS,
     TIER_IRT,
     TIER_REMARK,
     TIER_ROLE,
@@ -37,6 +38,7 @@ from takedown.locate.records import (
     emails_in,
     normalise_addr,
     range_to_cidrs,
+    set_aside_nir_addresses,
     summary_prefix,
 )
 
@@ -78,6 +80,10 @@ class WhoisError(ValueError):
 
 @dataclass
 class _Object:
+    # Which "% Information related to ..." part of the answer the object is in:
+    # RIPE and APNIC answer with the most specific network's objects in one part
+    # and a less specific network's in another.
+    part: int = 0
     pairs: list[tuple[str, str]] = field(default_factory=list)
     text: list[str] = field(default_factory=list)  # lines without a key (continuations)
     sections: dict[str, list[str]] = field(default_factory=dict)
@@ -85,6 +91,10 @@ class _Object:
     @property
     def kind(self) -> str:
         return self.pairs[0][0] if self.pairs else ""
+
+    @property
+    def kind_value(self) -> str:
+        return self.pairs[0][1] if self.pairs else ""
 
     def get(self, *keys: str) -> str | None:
         for k, v in self.pairs:
@@ -143,7 +153,10 @@ def parse_whois(text: str) -> RegistryRecord:
 # --- the Key: value family ------------------------------------------------------------
 
 
-def _objects(text: str) -> tuple[list[_Object], list[str]]:
+_PART_LINE = re.compile(r"^%\s*Information related to\b", re.IGNORECASE)
+
+
+def _objects(text: str) -> tuple[list[_Object], list[tuple[int, str]]]:
     """Split into blank-line separated objects of ``key: value`` pairs.
 
     A key with no value opens a *section* ("Registrar:", "Abuse Contact:");
@@ -151,7 +164,8 @@ def _objects(text: str) -> tuple[list[_Object], list[str]]:
     how several ccTLDs lay out the registrar and its abuse contact.
     """
     objects: list[_Object] = []
-    comments: list[str] = []
+    comments: list[tuple[int, str]] = []
+    part = 0
     current = _Object()
     section: str | None = None
     for raw_line in text.split("\n"):
@@ -159,12 +173,18 @@ def _objects(text: str) -> tuple[list[_Object], list[str]]:
         stripped = line.strip()
         indented = raw_line[:1].isspace()
         if stripped.startswith(("%", "#", ">>>")):
-            comments.append(stripped)
+            if _PART_LINE.match(stripped):
+                if current.pairs or current.text:
+                    objects.append(current)
+                part += 1
+                current = _Object(part)
+                section = None
+            comments.append((part, stripped))
             continue
         if not stripped:
             if current.pairs or current.text:
                 objects.append(current)
-                current = _Object()
+                current = _Object(part)
             section = None
             continue
         m = _KEY_LINE.match(line)
@@ -193,11 +213,18 @@ def _objects(text: str) -> tuple[list[_Object], list[str]]:
 
 def _keyed(rec: RegistryRecord, text: str) -> None:
     objects, comments = _objects(text)
+    # Objects in the part of the most specific network come first (depth 0),
+    # those of a less specific one (an allocation, the NIR's block) after them.
+    best_part = _best_network(objects)[0]
+
+    def depth(part: int) -> int:
+        return 0 if best_part is None or part == best_part else 1
+
     abuse = AbuseCollector()
-    for line in comments:
+    for part, line in comments:
         m = _RIPE_ABUSE.search(line)
         if m:
-            abuse.add(TIER_ROLE, m.group(1))
+            abuse.add(TIER_ROLE, m.group(1), depth(part))
     by_handle: dict[str, _Object] = {}
     for obj in objects:
         for key in ("nic-hdl", "nic-hdl-br", "irt"):
@@ -208,32 +235,38 @@ def _keyed(rec: RegistryRecord, text: str) -> None:
     contacts: list[str] = []
     for obj in objects:
         is_irt = obj.kind == "irt"
+        level = depth(obj.part)
         for key, value in obj.pairs:
             if key in _BOOKKEEPING:
                 continue
             if key in _TIER1_KEYS:
-                abuse.add(TIER_ROLE, value)
+                # ARIN: the network's own abuse POC before its organisation's.
+                abuse.add(TIER_ROLE, value, level + (key == "orgabuseemail"))
             elif key == "abuse-c":
                 target = by_handle.get(value.split()[0].upper()) if value.split() else None
                 if target is not None:
                     found = target.all("abuse-mailbox") or target.all("e-mail", "email")
-                    abuse.add(TIER_ROLE, [e for v in found for e in emails_in(v)])
+                    abuse.add(TIER_ROLE, [e for v in found for e in emails_in(v)], level)
             elif key == "abuse-mailbox":
-                abuse.add(TIER_IRT if is_irt else TIER_REMARK, value)
+                # An abuse-mailbox is the object's declared abuse address (the
+                # IRT's above all): before addresses read out of remarks.
+                abuse.add(TIER_ROLE, value, level)
             elif key in ("e-mail", "email") and is_irt:
-                abuse.add(TIER_IRT, value)
+                abuse.add(TIER_IRT, value, level)
             if not is_irt and key not in _TIER1_KEYS:
                 contacts.extend(emails_in(value))
         for name, lines in obj.sections.items():
             if "abuse" in name:
-                abuse.add(TIER_ROLE, [e for line in lines for e in emails_in(line)])
+                abuse.add(TIER_ROLE, [e for line in lines for e in emails_in(line)], level)
         if not is_irt:
             remark_lines = [v for k, v in obj.pairs if k in _REMARK_KEYS] + obj.text
-            abuse.add(TIER_REMARK, abuse_lines(remark_lines))
+            abuse.add(TIER_REMARK, abuse_lines(remark_lines), level)
             for key, value in obj.pairs:
                 if key not in _BOOKKEEPING:
                     abuse.add(
-                        TIER_REMARK, [e for e in emails_in(value) if "abuse" in e.split("@")[0]]
+                        TIER_REMARK,
+                        [e for e in emails_in(value) if "abuse" in e.split("@")[0]],
+                        level,
                     )
     rec.abuse = abuse.result()
     rec.irt_abuse = [a for a in rec.abuse if abuse.tier_of(a) == TIER_IRT]
@@ -249,9 +282,34 @@ def _keyed(rec: RegistryRecord, text: str) -> None:
     if any(obj.get("netrange", "orgname", "orgid", "custname") for obj in objects):
         _arin(rec, objects)
     elif any(obj.kind in ("inetnum", "inet6num", "aut-num", "route", "route6") for obj in objects):
-        _rpsl(rec, objects, comments)
+        _rpsl(rec, objects, [line for _part, line in comments])
+        nir_irts = [o for o in objects if o.kind == "irt" and _nir_of_handle(o.kind_value)]
+        set_aside_nir_addresses(
+            rec, [e for o in nir_irts for _k, v in o.pairs for e in emails_in(v)]
+        )
     elif _domain_object(objects) is not None:
         _domain(rec, objects, text)
+
+
+def _nir_of_handle(handle: str) -> str | None:
+    """``IRT-JPNIC-JP`` -> jpnic."""
+    upper = handle.upper()
+    return next((n.name for n in NIRS.values() if n.label in upper), None)
+
+
+def _best_network(objects: list[_Object]) -> tuple[int | None, _Object | None, list[str]]:
+    """(part, object, CIDRs) of the most specific inetnum/inet6num in the answer."""
+    best: _Object | None = None
+    best_size: int | None = None
+    best_cidrs: list[str] = []
+    for obj in objects:
+        if obj.kind not in ("inetnum", "inet6num"):
+            continue
+        cidrs = _rpsl_cidrs(obj.pairs[0][1])
+        size = sum(ipaddress.ip_network(c).num_addresses for c in cidrs) if cidrs else None
+        if best is None or (size is not None and (best_size is None or size <= best_size)):
+            best, best_size, best_cidrs = obj, size, cidrs
+    return (best.part if best is not None else None), best, best_cidrs
 
 
 def _arin(rec: RegistryRecord, objects: list[_Object]) -> None:
@@ -290,15 +348,7 @@ def _arin(rec: RegistryRecord, objects: list[_Object]) -> None:
 
 
 def _rpsl(rec: RegistryRecord, objects: list[_Object], comments: list[str]) -> None:
-    nets = [o for o in objects if o.kind in ("inetnum", "inet6num")]
-    best: _Object | None = None
-    best_size: int | None = None
-    best_cidrs: list[str] = []
-    for obj in nets:
-        cidrs = _rpsl_cidrs(obj.pairs[0][1])
-        size = sum(ipaddress.ip_network(c).num_addresses for c in cidrs) if cidrs else None
-        if best is None or (size is not None and (best_size is None or size <= best_size)):
-            best, best_size, best_cidrs = obj, size, cidrs
+    _part, best, best_cidrs = _best_network(objects)
     if best is not None:
         rec.object_class = "ip network"
         value = best.pairs[0][1]
@@ -329,10 +379,22 @@ def _rpsl(rec: RegistryRecord, objects: list[_Object], comments: list[str]) -> N
         all_text = "\n".join(
             [v for o in objects for k, v in o.pairs if k in _REMARK_KEYS] + comments
         )
-        for nir in ("JPNIC", "KRNIC", "TWNIC", "CNNIC", "IDNIC", "VNNIC"):
-            if source == nir or re.search(rf"mirrored by APNIC from\s+{nir}", all_text):
-                rec.nir = nir.lower()
+        irt = " ".join(best.all("mnt-irt")).upper()
+        for nir in NIRS.values():
+            label = nir.label
+            if (
+                source == label
+                or re.search(rf"IRT-{label}\b", irt)
+                or re.search(rf"mirrored by APNIC from\s+{label}", all_text)
+                or f"{label} Allocation Block" in all_text
+            ):
+                rec.nir = nir.name
                 rec.nir_server = nir_whois_server(all_text, rec.nir)
+                # APNIC's copy (its header, its remarks) or the NIR's own server.
+                copy = re.search(r"\[whois\.apnic\.net\]|by APNIC|Allocation Block", all_text)
+                rec.nir_answer = not copy and source == label
+                if copy:
+                    rec.registry = "apnic"
                 break
         if rec.country is None:
             rec.country = next(
@@ -550,6 +612,7 @@ def _bracketed(rec: RegistryRecord, text: str) -> None:
     rec.handle = rec.name
     rec.nir = "jpnic"
     rec.registry = "jpnic"
+    rec.nir_answer = True
 
 
 # --- KRNIC ---------------------------------------------------------------------------------
@@ -587,6 +650,8 @@ def _krnic(rec: RegistryRecord, text: str) -> None:
     rec.country = "KR"
     rec.contacts = list(dict.fromkeys(emails))
     rec.nir = "krnic"
+    rec.registry = "krnic"
+    rec.nir_answer = True
     rec.handle = rec.name
 
 

@@ -8,11 +8,14 @@ servers would. Each registry's answers copy the shape of its real responses
 
 - ARIN: the network links the holder organisation; its abuse, NOC and hostmaster
   POCs are only linked (handle, roles, self link): the e-mail needs ``/entity/``.
-- RIPE: an ``abuse`` role entity with its e-mail; admin/tech entities by handle only.
+- RIPE: an ``abuse`` role entity whose vCard has the role's general e-mail (the
+  NOC's) first and its abuse-mailbox (type ``abuse``) second; admin/tech
+  entities by handle only.
 - APNIC: an IRT object as the abuse entity, admin and tech roles with vCards.
 - JPNIC blocks (served by APNIC): JPNIC's IRT (``hostmaster@nic.ad.jp``) as the
-  abuse entity, the holder's admin/tech contacts, and a remark sending the reader
-  to JPNIC WHOIS, where the holder's own abuse address is (``[Abuse]``).
+  abuse entity (a naive reader takes it for the holder's), the holder's
+  admin/tech contacts, and a remark sending the reader to JPNIC WHOIS, where
+  the holder's own abuse address is (``[Abuse]``).
 - LACNIC: registrant organisation plus abuse/tech/admin persons with vCards.
 - AFRINIC: no abuse entity; the abuse address sits in a remark of the network.
 """
@@ -165,6 +168,7 @@ def vcard(
     tel: str | None = None,
     label: str | None = None,
     org: str | None = None,
+    abuse_mailbox: str | None = None,
 ) -> list[Any]:
     props: list[list[Any]] = [["version", {}, "text", "4.0"], ["fn", {}, "text", fn]]
     props.append(["kind", {}, "text", kind])
@@ -172,7 +176,11 @@ def vcard(
         props.append(["adr", {"label": label}, "text", ["", "", "", "", "", "", ""]])
     if tel:
         props.append(["tel", {"type": ["work", "voice"]}, "uri", f"tel:{tel}"])
-    if email:
+    if email and abuse_mailbox:
+        # RIPE: a role's e-mail and its abuse-mailbox, told apart by their type.
+        props.append(["email", {"type": "email"}, "text", email])
+        props.append(["email", {"type": "abuse"}, "text", abuse_mailbox])
+    elif email:
         props.append(["email", {}, "text", email])
     if org:
         props.append(["org", {}, "text", org])
@@ -244,12 +252,16 @@ class RdapData:
         }
         if full:
             street, city, region, code, country, tel = postal(holding.org.country)
+            # RIPE's abuse-c role: its general e-mail is the NOC's, listed first,
+            # and the abuse-mailbox second, as RIPE's RDAP writes a role object.
+            ripe_abuse = holding.registry == "ripe" and contact.role == "abuse"
             entity["vcardArray"] = vcard(
                 contact.name,
-                email=contact.email,
+                email=holding.org.noc_email if ripe_abuse else contact.email,
                 tel=tel,
                 label=f"{street}\n{city}\n{region}\n{code}\n{country}".replace("\n\n", "\n"),
                 org=holding.org.name,
+                abuse_mailbox=contact.email if ripe_abuse else None,
             )
             entity["port43"] = self.whois_name(served_by)
         return entity

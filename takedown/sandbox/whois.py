@@ -327,6 +327,11 @@ class WhoisData:
         head += f"% Information related to '{what}'\n\n"
         if server == "ripe":
             head += f"% Abuse contact for '{what}' is '{abuse.email}'\n\n"
+        elif server == "apnic":
+            # APNIC names the IRT's abuse-mailbox here: for a JPNIC block that
+            # is JPNIC's own hostmaster, not the holder's abuse desk.
+            irt_mailbox = JPNIC_IRT_EMAIL if jpnic else abuse.email
+            head += f"% Abuse contact for '{what}' is '{irt_mailbox}'\n\n"
         elif server == "afrinic":
             head += f"% No abuse contact registered for {what}\n\n"
         if net is not None:

@@ -16,71 +16,106 @@ import yaml
 from takedown.lib.testdata import require_shared
 from takedown.locate.rdap import parse_rdap
 
-# ipwhois/rdap.json, keyed by the IP queried: (abuse, org, country, prefix)
+# ipwhois/rdap.json, keyed by the IP queried: (abuse, org, country, prefix, why).
+# ``abuse[0]`` is the right first address; "why" says how it was read.
 IPWHOIS = {
-    # RIPE: an abuse role entity (BTCR3-RIPE) with three addresses
     "2a00:2381:ffff::1": (
         ["zzdnsr@bt.com", "steve.a.marshall@bt.com", "lee.bailey-hague@bt.com"],
         "BT-WORLD-IPVSIX-LAUNCH",
         "GB",
         "2a00:2381:ffff::/64",
+        "RIPE: BTCR3-RIPE is the abuse role entity; its three e-mails in order",
     ),
-    # APNIC, a JPNIC block: only JPNIC's admin/tech role, no abuse contact
-    "2001:240:10c:1::ca20:9d1d": ([], "Japan Network Information Center", "JP", "2001:240::/32"),
-    # AFRINIC: entities without roles, no abuse remark
-    "2001:43f8:7b0::": ([], "ORG-TA38-AFRINIC", "KE", "2001:43f8:7b0::/48"),
+    "2001:240:10c:1::ca20:9d1d": (
+        [],
+        "Japan Network Information Center",
+        "JP",
+        "2001:240::/32",
+        "APNIC's JPNIC allocation: only JPNIC's own role (hostmaster@nic.ad.jp); ask JPNIC",
+    ),
+    "2001:43f8:7b0::": (
+        [],
+        "ORG-TA38-AFRINIC",
+        "KE",
+        "2001:43f8:7b0::/48",
+        "AFRINIC: entities without roles and no abuse remark",
+    ),
     "62.239.237.1": (
         ["zzdnsr@bt.com", "steve.a.marshall@bt.com", "lee.bailey-hague@bt.com"],
         "BT-CORPORATE",
         "GB",
         "62.239.237.0/24",
+        "RIPE: BTCR3-RIPE is the abuse role entity",
     ),
-    # LACNIC: RYT2 holds the abuse role; upper-case domain lower-cased
     "200.57.141.161": (
         ["operacion.redes@triara.com"],
         "Triara.com, S.A. de C.V.",
         "MX",
         "200.57.141.161/32",
+        "LACNIC: RYT2 has the abuse role; the upper-case domain lower-cased",
     ),
-    # ARIN: ZG39-ARIN has the abuse role
-    "2001:4860:4860::8888": (["arin-contact@google.com"], "Google Inc.", "US", "2001:4860::/32"),
-    # APNIC/KRNIC: the abuse remark on DB50-AP, then the IRT
+    "2001:4860:4860::8888": (
+        ["arin-contact@google.com"],
+        "Google Inc.",
+        "US",
+        "2001:4860::/32",
+        "ARIN: ZG39-ARIN has the abuse role",
+    ),
     "210.107.73.73": (
-        ["abuse@bora.net", "hostmaster@nic.or.kr"],
+        ["abuse@bora.net"],
         "DACOM Corp.",
         "KR",
         "210.107.0.0/17",
+        "APNIC, a KRNIC block: the abuse role is KRNIC's IRT (hostmaster@nic.or.kr), "
+        "set aside; DACOM's own abuse@ remains; ask KRNIC",
     ),
     "2801:10:c000::": (
         ["sistemas.red@uco.edu.co"],
         "Universidad Catolica de Oriente",
         "CO",
         "2801:10:c000::/128",
+        "LACNIC: JDM7 has the abuse role",
     ),
-    "74.125.225.229": (["arin-contact@google.com"], "Google Inc.", "US", "74.125.0.0/16"),
-    # AFRINIC: no abuse role; the network's remark names the address
+    "74.125.225.229": (
+        ["arin-contact@google.com"],
+        "Google Inc.",
+        "US",
+        "74.125.0.0/16",
+        "ARIN: ZG39-ARIN, nested in the registrant, has the abuse role",
+    ),
     "196.11.240.215": (
         ["abuse@mtnbusiness.co.za"],
         "ORG-VSA1-AFRINIC",
         "ZA",
         "196.11.239.0 - 196.11.246.255",
+        "AFRINIC: no abuse role; the network's remark names the address",
     ),
+}
+# Blocks delegated to a national registry: (nir, server to ask, the NIR's own addresses)
+IPWHOIS_NIR = {
+    "2001:240:10c:1::ca20:9d1d": ("jpnic", "whois.nic.ad.jp", ["hostmaster@nic.ad.jp"]),
+    # No server in the answer: KRNIC's current one.
+    "210.107.73.73": ("krnic", "whois.kisa.or.kr", ["hostmaster@nic.or.kr"]),
 }
 
 # whoisit/*.json: abuse addresses, most specific first
 WHOISIT = {
     "data_rdap_response_asn.json": ["abuse@cloudflare.com"],
-    # the network's own remark (Cloudflare) before APNIC's IRT
-    "data_rdap_response_cidr_v4.json": ["resolver-abuse@cloudflare.com", "helpdesk@apnic.net"],
-    # the network's abuse POC, then the holder organisation's
+    # The abuse role entity is APNIC R&D's IRT (APNIC holds the block, with
+    # Cloudflare): first; the remark's Cloudflare address after it.
+    "data_rdap_response_cidr_v4.json": ["helpdesk@apnic.net", "resolver-abuse@cloudflare.com"],
+    # Two abuse roles: the network's own POC (depth 1) before the holder's (depth 2).
     "data_rdap_response_cidr_v6.json": ["arin-contact@google.com", "network-abuse@google.com"],
+    # ICANN profile: the registrar's abuse entity nested in the registrar entity.
     "data_rdap_response_domain1.json": ["abusecomplaints@markmonitor.com"],
     # .no: a technical contact and the registrar, no abuse contact
     "data_rdap_response_domain2.json": [],
     "data_rdap_response_domain3.json": ["abuse@registrar.eu"],
     "data_rdap_response_entity.json": ["support@govital.net"],
-    "data_rdap_response_ip_v4.json": ["resolver-abuse@cloudflare.com", "helpdesk@apnic.net"],
+    "data_rdap_response_ip_v4.json": ["helpdesk@apnic.net", "resolver-abuse@cloudflare.com"],
+    # RIPE: the abuse-c role's e-mail typed "abuse" (given twice).
     "data_rdap_response_ip_v4_2.json": ["abuse@switch.ch"],
+    # MAC74-ARIN, the abuse role nested in the registrant; the remarks say the same.
     "data_rdap_response_ip_v4_3.json": ["abuse@microsoft.com"],
     "data_rdap_response_ip_v6.json": ["arin-contact@google.com", "network-abuse@google.com"],
 }
@@ -91,10 +126,10 @@ RECORDED = {
     "https://rdap.markmonitor.com/rdap/domain/GOOGLE.COM": ["abusecomplaints@markmonitor.com"],
     "https://rdap.arin.net/registry/autnum/13335": ["abuse@cloudflare.com"],
     "https://rdap.arin.net/registry/entity/GOVI": ["support@govital.net"],
-    "https://rdap.apnic.net/ip/1.1.1.1": ["resolver-abuse@cloudflare.com", "helpdesk@apnic.net"],
+    "https://rdap.apnic.net/ip/1.1.1.1": ["helpdesk@apnic.net", "resolver-abuse@cloudflare.com"],
     "https://rdap.apnic.net/ip/1.1.1.0/24": [
-        "resolver-abuse@cloudflare.com",
         "helpdesk@apnic.net",
+        "resolver-abuse@cloudflare.com",
     ],
     "https://rdap.arin.net/registry/ip/2606:4700:4700::1111": ["abuse@cloudflare.com"],
     "https://rdap.arin.net/registry/ip/2606:4700::/32": ["abuse@cloudflare.com"],
@@ -112,12 +147,27 @@ def test_it_covers_every_ipwhois_response() -> None:
 
 @pytest.mark.parametrize("ip", sorted(IPWHOIS))
 def test_it_reads_ipwhois_rdap(ip: str) -> None:
-    abuse, org, country, prefix = IPWHOIS[ip]
+    abuse, org, country, prefix, _why = IPWHOIS[ip]
     out = parse_rdap(_ipwhois()[ip]["response"]).contract()
     assert out["abuse"] == abuse
     assert out["org"] == org
     assert out["country"] == country
     assert out["prefix"] == prefix
+
+
+@pytest.mark.parametrize("ip", sorted(IPWHOIS))
+def test_it_says_when_a_national_registry_must_be_asked(ip: str) -> None:
+    out = parse_rdap(_ipwhois()[ip]["response"]).contract()
+    if ip not in IPWHOIS_NIR:
+        assert out["ask_nir"] is None
+        return
+    nir, server, theirs = IPWHOIS_NIR[ip]
+    assert out["nir"] == nir
+    assert out["ask_nir"]["nir"] == nir
+    assert out["ask_nir"]["server"] == server
+    assert out["ask_nir"]["nir_addresses"] == theirs
+    # The NIR's hostmaster is neither the holder's abuse address nor a fallback contact.
+    assert not set(theirs) & set(out["abuse"] + out["contacts"])
 
 
 def test_it_reads_the_ipwhois_entity_response() -> None:

@@ -17,7 +17,7 @@ import pytest
 from takedown.lib.testdata import require_shared
 from takedown.locate.whois import decode_whois, parse_whois
 
-# ipwhois/whois.json: (abuse, org, country, prefix)
+# ipwhois/whois.json: (abuse, org, country, prefix); ``abuse[0]`` is the right first address.
 IP_WHOIS = {
     # AFRINIC: "No abuse contact registered", but a remark names one
     "196.11.240.215": (
@@ -26,15 +26,12 @@ IP_WHOIS = {
         "ZA",
         "196.11.239.0 - 196.11.246.255",
     ),
-    # RIPE: the abuse-c line, then the network's abuse remark
+    # RIPE: the "% Abuse contact" line, then the network's abuse remark
     "62.239.237.1": (["protect@bt.com", "btcertcc@bt.com"], "UDC", "GB", "62.239.237.0/24"),
-    # APNIC: the remark on the DACOM role, then KRNIC's IRT
-    "210.107.73.73": (
-        ["abuse@bora.net", "hostmaster@nic.or.kr"],
-        "DACOM Corp.",
-        "KR",
-        "210.107.0.0/17",
-    ),
+    # APNIC, a KRNIC block: DACOM's abuse@ (an e-mail of its role, named in a
+    # remark); KRNIC's IRT hostmaster@nic.or.kr is KRNIC's own, set aside
+    "210.107.73.73": (["abuse@bora.net"], "DACOM Corp.", "KR", "210.107.0.0/17"),
+    # ARIN: OrgAbuseEmail and RAbuseEmail, the same POC
     "2001:4860:4860::8888": (["arin-contact@google.com"], "Google Inc.", "US", "2001:4860::/32"),
     # LACNIC: abuse-c JDM7 -> its e-mail
     "2801:10:c000::": (
@@ -43,6 +40,7 @@ IP_WHOIS = {
         "CO",
         "2801:10:c000::/48",
     ),
+    # RIPE: the "% Abuse contact" line, then the remark of the network
     "2a00:2381:ffff::1": (
         ["protect@bt.com", "abuse@bt.net"],
         "BT World IPv6 Launch",
@@ -50,6 +48,7 @@ IP_WHOIS = {
         "2a00:2381:ffff::/64",
     ),
     "74.125.225.229": (["arin-contact@google.com"], "Google Inc.", "US", "74.125.0.0/16"),
+    # AFRINIC: persons without e-mail, no remark about abuse
     "2001:43f8:7b0::": (
         [],
         "Telecommunication Sevice  Providers Association of Kenya - TESPOK",
@@ -63,13 +62,19 @@ IP_WHOIS = {
         "MX",
         "200.57.128.0/19",
     ),
-    # APNIC mirror of a JPNIC assignment: the most specific object is IIJ's /48
+    # APNIC mirror of a JPNIC assignment: the most specific object is IIJ's /48,
+    # without contacts; JPNIC's role (hostmaster@nic.ad.jp) is JPNIC's own
     "2001:240:10c:1::ca20:9d1d": (
         [],
         "Internet Initiative Japan Inc.",
         "JP",
         "2001:240:10c::/48",
     ),
+}
+# Blocks delegated to a national registry: (nir, server the answer names, the NIR's addresses)
+IP_WHOIS_NIR = {
+    "2001:240:10c:1::ca20:9d1d": ("jpnic", "whois.nic.ad.jp", ["hostmaster@nic.ad.jp"]),
+    "210.107.73.73": ("krnic", "whois.krnic.net", ["hostmaster@nic.or.kr"]),
 }
 
 # domains/raw/*: the registrar's abuse address where one is given
@@ -133,11 +138,18 @@ def test_it_reads_rir_whois(ip: str) -> None:
     assert out["prefix"] == prefix
 
 
-def test_it_sends_the_reader_of_an_apnic_mirror_to_jpnic() -> None:
+@pytest.mark.parametrize("ip", sorted(IP_WHOIS))
+def test_it_sends_the_reader_of_an_apnic_mirror_to_the_nir(ip: str) -> None:
     data = json.loads(require_shared("data/whois/ipwhois/whois.json").read_text())
-    rec = parse_whois(data["2001:240:10c:1::ca20:9d1d"]["response"])
-    assert rec.nir == "jpnic"
-    assert rec.nir_server == "whois.nic.ad.jp"
+    out = parse_whois(data[ip]["response"]).contract()
+    if ip not in IP_WHOIS_NIR:
+        assert out["ask_nir"] is None
+        return
+    nir, server, theirs = IP_WHOIS_NIR[ip]
+    assert out["ask_nir"]["nir"] == nir
+    assert out["ask_nir"]["server"] == server
+    assert out["ask_nir"]["nir_addresses"] == theirs
+    assert not set(theirs) & set(out["abuse"] + out["contacts"])
 
 
 def test_it_reads_the_jpnic_web_gateway() -> None:
@@ -150,6 +162,8 @@ def test_it_reads_the_jpnic_web_gateway() -> None:
     assert rec.country == "JP"
     assert rec.contact_handles == ["MY22537JP"]
     assert rec.nameservers == ["a.osaka-u.ac.jp", "b.osaka-u.ac.jp", "dns-x.sinet.ad.jp"]
+    # JPNIC's own answer: nothing further to ask.
+    assert rec.contract()["ask_nir"] is None
 
 
 def test_it_reads_the_krnic_web_gateway() -> None:
@@ -161,6 +175,7 @@ def test_it_reads_the_krnic_web_gateway() -> None:
     assert rec.org == "KT"  # the more specific assignment, not the allocation
     assert rec.prefix == "115.1.2.0/26"
     assert rec.country == "KR"
+    assert rec.contract()["ask_nir"] is None
 
 
 def test_it_reads_radb_route_objects_without_inventing_abuse() -> None:

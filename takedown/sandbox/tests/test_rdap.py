@@ -70,7 +70,10 @@ def test_it_links_arin_contacts_without_their_details(sandbox: Sandbox) -> None:
 def test_it_gives_ripe_style_abuse_roles(sandbox: Sandbox) -> None:
     _, _, doc = _get(sandbox.rdap_base("ripe") + "ip/127.6.0.52")
     roles = _roles(doc)
-    assert _emails(roles["abuse"]) == ["abuse@host-f.example"]
+    # As RIPE writes a role: its general e-mail first, the abuse-mailbox typed "abuse".
+    assert _emails(roles["abuse"]) == ["noc@host-f.example", "abuse@host-f.example"]
+    typed = [p for p in roles["abuse"]["vcardArray"][1] if p[0] == "email"]
+    assert [p[1] for p in typed] == [{"type": "email"}, {"type": "abuse"}]
     assert doc["country"] == "DE" and doc["handle"] == "127.6.0.0 - 127.6.255.255"
     _, _, tech = _get(roles["technical"]["links"][0]["href"])
     assert _emails(tech) == ["noc@host-f.example"]
