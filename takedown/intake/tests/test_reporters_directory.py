@@ -103,3 +103,26 @@ def test_it_loads_known_reporters_from_the_command_line(tmp_path: object) -> Non
     path.write_text("{not json")
     with pytest.raises(CommandError):
         call_command("reporter", "load", str(path))
+
+
+def test_it_puts_an_unknown_sender_in_the_queue_until_classified() -> None:
+    from takedown.handler_queue import handler_items
+
+    report_receive(
+        channel="email",
+        raw_mail=_mail(),
+        reporter=ReporterInfo(name="Someone", email="someone@unknown.example"),
+    )
+    reporter = Reporter.objects.get()
+    items = handler_items(reasons=["unknown_reporter"])
+    assert [(i.reporter_id, i.detail) for i in items] == [(reporter.pk, "someone@unknown.example")]
+    reporter_classify(
+        reporter=reporter,
+        actor="alice",
+        kind="csirt",
+        country="JP",
+        language="ja",
+        notify_ack=True,
+        notify_closed=True,
+    )
+    assert handler_items(reasons=["unknown_reporter"]) == []
