@@ -232,6 +232,7 @@ def _import_batch(
         "errors",
         "dedupe_key",
         "message_id",
+        "url_sources",
     ]
     reporter_id = reporter.pk if reporter else None
     with transaction.atomic():
@@ -252,6 +253,7 @@ def _import_batch(
                         r.errors,
                         r.dedupe_key,
                         "",
+                        {},
                     )
                     for r in bad_reports
                 ],
@@ -274,6 +276,7 @@ def _import_batch(
                     [],
                     key,
                     "",
+                    {},
                 )
                 for key, row, _, received in good
             ],

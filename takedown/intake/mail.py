@@ -16,6 +16,11 @@ The walk:
    then charset detection, then UTF-8 with replacement).
 4. Attached ``message/rfc822`` parts (also base64-encoded ones and ``.eml``
    files sent as octet streams) are parsed the same way, one level deeper.
+5. HTML, SVG, text and shortcut attachments become bodies, whatever their
+   declared type; PDFs and images (by their magic bytes) keep their bytes.
+
+``find_urls`` then searches all of it, PDFs and images included
+(``takedown.intake.attachments``), and says where each URL was found.
 """
 
 from __future__ import annotations
@@ -34,10 +39,18 @@ from email.header import decode_header
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import getaddresses, parsedate_to_datetime
+from html import unescape
 from html.parser import HTMLParser
 
 import charset_normalizer
 
+from takedown.intake.attachments import (
+    MAX_SCAN_BYTES,
+    MAX_SCANNED,
+    Scan,
+    scan_attachments,
+    sniff,
+)
 from takedown.intake.extract import ExtractedURL, InvalidURL, extract_urls, normalise_url
 
 __all__ = [
@@ -46,8 +59,12 @@ __all__ = [
     "MAX_PARTS",
     "Attachment",
     "MailBody",
+    "MailURLs",
     "ParsedMail",
+    "Source",
     "extract_urls_from_message",
+    "find_urls",
+    "find_urls_in_file",
     "html_url_sources",
     "looks_like_email",
     "parse_message",
@@ -58,8 +75,18 @@ MAX_MESSAGE_BYTES = 25 * 1024 * 1024
 MAX_PARTS = 500
 MAX_DEPTH = 10
 # html.parser is linear on sane markup but slows down badly on some crafted
-# input; real mail bodies are far below this.
+# input; real mail bodies are far below this. The rest of a longer body is
+# searched for links by a linear scan instead (``_scan_markup``).
 MAX_HTML_CHARS = 2 * 1024 * 1024
+# Where a URL was found, kept per URL: the first few places are enough to
+# show a handler, and a URL repeated in 500 parts must not bloat the report.
+MAX_SOURCES_PER_URL = 5
+# Attachments read as documents whatever their declared type: phishing sends
+# HTML and SVG pages (which open in a browser) and Internet shortcuts as
+# application/octet-stream.
+_HTML_SUFFIXES = (".htm", ".html", ".shtml", ".xhtml", ".xht", ".svg")
+_HTML_TYPES = frozenset({"application/xhtml+xml", "image/svg+xml"})
+_TEXT_SUFFIXES = (".txt", ".url", ".webloc", ".website")
 
 
 @dataclass(frozen=True)
@@ -68,6 +95,14 @@ class Attachment:
     content_type: str
     size: int
     sha256: str
+    # "pdf" or "image" when the bytes are one (whatever the part claims); then
+    # ``data`` holds them for ``find_urls`` unless larger than MAX_SCAN_BYTES.
+    kind: str = ""
+    data: bytes = field(default=b"", repr=False, compare=False)
+
+    @property
+    def label(self) -> str:
+        return self.filename or self.content_type
 
 
 @dataclass(frozen=True)
@@ -331,9 +366,11 @@ def looks_like_email(data: bytes) -> bool:
 
 # data-saferedirecturl: Gmail's copy of a link (a google.com/url redirect),
 # kept when a phisher or a reporter forwards mail out of Gmail.
+# xlink:href: links in SVG attachments.
 _URL_ATTRIBUTES = frozenset(
-    {"href", "src", "action", "formaction", "background", "poster", "cite", "data-saferedirecturl"}
-)
+    {"href", "src", "action", "formaction", "background", "poster", "cite",
+     "data-saferedirecturl", "xlink:href"}
+)  # fmt: skip
 _INVISIBLE = frozenset({"script", "style", "template", "head", "title"})
 _INLINE = frozenset(
     {"a", "abbr", "b", "bdi", "bdo", "big", "code", "em", "font", "i", "kbd", "mark", "q",
@@ -416,16 +453,80 @@ def _defuse(html: str) -> str:
 
 
 def html_url_sources(html: str) -> list[tuple[str, str]]:
-    """``("attr", value)`` and ``("text", visible text)`` items in document order."""
+    """``("attr", value)`` and ``("text", visible text)`` items in document order.
+
+    The first MAX_HTML_CHARS are read with html.parser; the rest of a longer
+    body (phishing pads a body with megabytes of hidden markup to push its
+    link past such a limit) is scanned for links by ``_scan_markup``.
+    """
+    head = html[:MAX_HTML_CHARS]
     parser = _HtmlSources()
     try:
-        parser.feed(_defuse(html[:MAX_HTML_CHARS]))
+        parser.feed(_defuse(head))
         parser.close()
     except (AssertionError, ValueError, IndexError):
         # Older html.parser releases assert on some malformed declarations;
-        # the markup is then searched as plain text.
-        return [("text", html[:MAX_HTML_CHARS])]
-    return parser.items
+        # the markup is then scanned instead.
+        return _scan_markup(html)
+    items = parser.items
+    if len(html) > MAX_HTML_CHARS:
+        # Start at the tag the cut may have split, so its link is not lost.
+        start = html.rfind("<", MAX_HTML_CHARS - _MAX_SCANNED_VALUE, MAX_HTML_CHARS)
+        items.extend(_scan_markup(html[start if start >= 0 else MAX_HTML_CHARS :]))
+    return items
+
+
+# Longer values cannot hold a URL we would take (MAX_URL_LENGTH is 2,048).
+_MAX_SCANNED_VALUE = 8192
+# Distinct attribute values taken past the cap: far more links than any real
+# mail has, few enough that normalising them all stays cheap.
+MAX_SCANNED_VALUES = 20_000
+_VALUE = (
+    rf"""\s*=\s*(?:"([^"]{{1,{_MAX_SCANNED_VALUE}}})|'([^']{{1,{_MAX_SCANNED_VALUE}}})"""
+    rf"""|([^\s"'<>`]{{1,{_MAX_SCANNED_VALUE}}}))"""
+)
+# One pattern per attribute name, each starting with its name as a literal,
+# which Python's re finds by a fast substring search (an alternation of names
+# would be tried at every position). Matched on a lower-cased copy. No closing
+# quote is required and each match consumes what it read: nothing is read
+# twice, whatever the markup.
+_MARKUP_VALUE_RES = tuple(re.compile(re.escape(name) + _VALUE) for name in sorted(_URL_ATTRIBUTES))
+_MARKUP_TAG_RE = re.compile(rf"<[^<>]{{0,{_MAX_SCANNED_VALUE}}}>")
+_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_:-")
+
+
+def _scan_markup(html: str) -> list[tuple[str, str]]:
+    """Links in markup without parsing it: URL attribute values, then the text between tags.
+
+    Linear scans only, so any amount of hostile markup costs time in
+    proportion to its length. Less exact than html.parser: the text of
+    ``<script>`` and of hidden elements is searched too.
+    """
+    lower = html.lower()
+    if len(lower) != len(html):  # a few characters change length when lower-cased
+        lower = "".join(ch if len(ch.lower()) != 1 else ch.lower() for ch in html)
+    first_seen: dict[str, int] = {}  # value -> where it first appears
+    overflow = False
+    for pattern in _MARKUP_VALUE_RES:
+        seen_here = 0
+        for match in pattern.finditer(lower):
+            start = match.start()
+            if start and lower[start - 1] in _NAME_CHARS:
+                continue  # "data-href=", "xsrc="
+            group = next(i for i, v in enumerate(match.groups(), 1) if v is not None)
+            value = unescape(html[match.start(group) : match.end(group)])
+            if value not in first_seen:
+                first_seen[value] = start
+                seen_here += 1
+                if seen_here > MAX_SCANNED_VALUES:
+                    overflow = True
+                    break
+    ordered = sorted(first_seen, key=first_seen.__getitem__)
+    items = [("attr", value) for value in ordered[:MAX_SCANNED_VALUES]]
+    if overflow or len(ordered) > MAX_SCANNED_VALUES:
+        items.append(("warning", f"more than {MAX_SCANNED_VALUES} links past the HTML size cap"))
+    items.append(("text", unescape(_MARKUP_TAG_RE.sub(" ", html))))
+    return items
 
 
 _ABSOLUTE_RE = re.compile(r"\s*(?:[a-z][a-z0-9+.\-]*:|//)", re.IGNORECASE)
@@ -628,22 +729,27 @@ def _leaf(part: Message, ctype: str, mail: ParsedMail, depth: int, budget: _Budg
     filename = _header_text(filename) if filename else None
     disposition = part.get_content_disposition()
 
-    if ctype in ("text/plain", "text/html") or (ctype.startswith("text/") and not disposition):
+    if _is_rtf(ctype, filename, data):
+        # Only the targets of HYPERLINK fields: the rest of RTF is markup whose
+        # namespace URLs (schemas.microsoft.com ...) are not sites.
+        targets = "\n".join(m.decode("latin-1") for m in _RTF_HYPERLINK_RE.findall(data))
+        _add_body(mail, budget, "text/plain", "latin-1", targets, filename or ctype)
+    elif ctype in ("text/plain", "text/html") or (ctype.startswith("text/") and not disposition):
         charset = part.get_param("charset")
         charset_name = charset if isinstance(charset, str) else None
         text, codec, warning = decode_bytes(data, charset_name)
         if warning:
             budget.warnings.append(warning)
         body_type = "text/html" if ctype == "text/html" else "text/plain"
-        if body_type == "text/html" and len(text) > MAX_HTML_CHARS:
-            budget.warnings.append(
-                f"an HTML body has {len(text)} characters; only the first {MAX_HTML_CHARS}"
-                " are searched"
-            )
         is_attachment = disposition == "attachment" or filename is not None
-        mail.bodies.append(MailBody(body_type, codec, text, filename if is_attachment else None))
+        _add_body(mail, budget, body_type, codec, text, filename if is_attachment else None)
         if not is_attachment:
             return
+    elif ctype in _HTML_TYPES or (filename or "").lower().endswith(_HTML_SUFFIXES + _TEXT_SUFFIXES):
+        text, codec, _warning = decode_bytes(data, None)
+        html = ctype in _HTML_TYPES or (filename or "").lower().endswith(_HTML_SUFFIXES)
+        body_type = "text/html" if html else "text/plain"
+        _add_body(mail, budget, body_type, codec, text, filename or ctype)
     elif (filename or "").lower().endswith(".eml") and looks_like_email(data):
         if depth >= budget.max_depth:
             budget.warnings.append(
@@ -651,36 +757,192 @@ def _leaf(part: Message, ctype: str, mail: ParsedMail, depth: int, budget: _Budg
             )
         else:
             mail.attached_messages.append(_parse_bytes(data, depth + 1, budget))
+    kind = sniff(data)
     mail.attachments.append(
-        Attachment(filename, ctype, len(data), hashlib.sha256(data).hexdigest())
+        Attachment(
+            filename,
+            ctype,
+            len(data),
+            hashlib.sha256(data).hexdigest(),
+            kind,
+            data if kind and len(data) <= MAX_SCAN_BYTES else b"",
+        )
     )
+
+
+_RTF_HYPERLINK_RE = re.compile(rb'HYPERLINK\s+"([^"]{1,8192})"')
+
+
+def _is_rtf(ctype: str, filename: str | None, data: bytes) -> bool:
+    return (
+        ctype in ("application/rtf", "text/rtf")
+        or (filename or "").lower().endswith(".rtf")
+        or data.startswith(b"{\\rtf")
+    )
+
+
+def _add_body(
+    mail: ParsedMail,
+    budget: _Budget,
+    body_type: str,
+    codec: str | None,
+    text: str,
+    name: str | None,
+) -> None:
+    if body_type == "text/html" and len(text) > MAX_HTML_CHARS:
+        budget.warnings.append(
+            f"an HTML body has {len(text)} characters; the first {MAX_HTML_CHARS} were read as"
+            " HTML, the rest only scanned for links"
+        )
+    mail.bodies.append(MailBody(body_type, codec, text, name))
 
 
 # --- URLs -------------------------------------------------------------------------
 
 
-def urls_from_parsed(mail: ParsedMail) -> list[ExtractedURL]:
-    """Distinct URLs of a parsed mail in order: subject, bodies, attached messages.
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where in a mail a URL was found.
 
-    Plain-text bodies are searched as prose; in HTML, URL attributes (href, src,
-    form action, meta refresh...) and the visible text are searched in document
-    order.
+    ``kind``: ``subject``, ``body`` (a text or HTML body of the message),
+    ``attachment`` (a text, HTML or SVG attachment), ``pdf_text`` (the text of
+    a PDF page), ``pdf_link`` (a link or action in a PDF), ``qr`` (a QR code in
+    an image, or on a PDF page when ``page`` is set); ``text`` for plain text
+    input. ``name`` is the attachment's file name (its content type when it
+    has none), ``page`` the 1-based PDF page, ``depth`` how deep the message is
+    attached (0: the mail itself).
     """
-    found: dict[str, ExtractedURL] = {}
 
-    def add(urls: list[ExtractedURL]) -> None:
+    kind: str
+    name: str | None = None
+    page: int | None = None
+    depth: int = 0
+
+    def as_dict(self) -> dict[str, str | int]:
+        out: dict[str, str | int] = {"kind": self.kind}
+        if self.name is not None:
+            out["name"] = self.name
+        if self.page is not None:
+            out["page"] = self.page
+        if self.depth:
+            out["depth"] = self.depth
+        return out
+
+
+@dataclass
+class MailURLs:
+    urls: list[ExtractedURL] = field(default_factory=list)
+    # url -> where it was found, first place first (at most MAX_SOURCES_PER_URL)
+    sources: dict[str, list[Source]] = field(default_factory=dict)
+    # the mail's warnings, then what could not be read in its attachments
+    warnings: list[str] = field(default_factory=list)
+
+    def add(self, urls: list[ExtractedURL], source: Source) -> None:
         for url in urls:
-            found.setdefault(url.url, url)
+            places = self.sources.get(url.url)
+            if places is None:
+                self.urls.append(url)
+                self.sources[url.url] = [source]
+            elif source not in places and len(places) < MAX_SOURCES_PER_URL:
+                places.append(source)
 
-    for message in mail.walk():
-        add(extract_urls(message.subject))
+
+def _with_depth(mail: ParsedMail, depth: int = 0) -> Iterator[tuple[int, ParsedMail]]:
+    yield depth, mail
+    for sub in mail.attached_messages:
+        yield from _with_depth(sub, depth + 1)
+
+
+def _urls_from_qr(payload: str) -> list[ExtractedURL]:
+    # A QR code holds one thing: a URL, possibly without a scheme, or other
+    # data (a vCard, Wi-Fi settings) that may mention one.
+    text = payload.strip()
+    if text and len(text) < 4 * 2048 and not any(ch.isspace() for ch in text):
+        try:
+            return [normalise_url(text)]
+        except InvalidURL:
+            pass
+    return extract_urls(payload)
+
+
+def find_urls(mail: ParsedMail, *, scan_attachments_too: bool = True) -> MailURLs:
+    """Distinct URLs of a parsed mail, each with where it was found; never raises.
+
+    In order: subject, bodies (plain text as prose; in HTML, URL attributes
+    such as href, src, form action and meta refresh, and the visible text, in
+    document order), then each attached message the same way, then the PDF and
+    image attachments (``takedown.intake.attachments``: PDF text and links, QR
+    codes), which a child process reads within limits of time and memory.
+    """
+    result = MailURLs(warnings=list(mail.warnings))
+    scannable: list[tuple[int, Attachment]] = []
+    for depth, message in _with_depth(mail):
+        result.add(extract_urls(message.subject), Source("subject", depth=depth))
         for body in message.bodies:
+            if body.filename is None:
+                source = Source("body", depth=depth)
+            else:
+                source = Source("attachment", body.filename, depth=depth)
             if body.content_type != "text/html":
-                add(extract_urls(body.text))
+                result.add(extract_urls(body.text), source)
                 continue
             for kind, value in html_url_sources(body.text):
-                add(_urls_from_attribute(value) if kind == "attr" else extract_urls(value))
-    return list(found.values())
+                if kind == "warning":
+                    result.warnings.append(value)
+                    continue
+                urls = _urls_from_attribute(value) if kind == "attr" else extract_urls(value)
+                result.add(urls, source)
+        scannable.extend((depth, a) for a in message.attachments if a.kind)
+    if not scan_attachments_too or not scannable:
+        return result
+    for _depth, attachment in scannable:
+        if not attachment.data:
+            result.warnings.append(
+                f"{attachment.label}: not scanned: {attachment.size} bytes, more than the"
+                f" limit of {MAX_SCAN_BYTES}"
+            )
+    scannable = [(depth, a) for depth, a in scannable if a.data]
+    if len(scannable) > MAX_SCANNED:
+        result.warnings.append(
+            f"{len(scannable)} PDF and image attachments; only the first {MAX_SCANNED} were scanned"
+        )
+        scannable = scannable[:MAX_SCANNED]
+    scans = scan_attachments([(a.kind, a.data) for _depth, a in scannable])
+    for (depth, attachment), scan in zip(scannable, scans, strict=True):
+        _add_scan(result, scan, attachment.label, depth)
+    return result
+
+
+def _add_scan(result: MailURLs, scan: Scan, name: str, depth: int) -> None:
+    for found in scan.found:
+        if found.how == "qr":
+            urls, kind = _urls_from_qr(found.text), "qr"
+        elif found.how == "link":
+            urls, kind = _urls_from_attribute(found.text), "pdf_link"
+        else:
+            urls, kind = extract_urls(found.text), "pdf_text"
+        result.add(urls, Source(kind, name, found.page, depth))
+    result.warnings.extend(f"{name}: {error}" for error in scan.errors)
+
+
+def find_urls_in_file(data: bytes, name: str) -> MailURLs:
+    """URLs in one PDF or image file (``takedown extract invoice.pdf``); never raises."""
+    result = MailURLs()
+    kind = sniff(data)
+    if not kind:
+        result.warnings.append(f"{name}: not a PDF or an image")
+    elif len(data) > MAX_SCAN_BYTES:
+        result.warnings.append(
+            f"{name}: not scanned: {len(data)} bytes, more than {MAX_SCAN_BYTES}"
+        )
+    else:
+        _add_scan(result, scan_attachments([(kind, data)])[0], name, 0)
+    return result
+
+
+def urls_from_parsed(mail: ParsedMail) -> list[ExtractedURL]:
+    """Distinct URLs of a parsed mail in order (``find_urls`` without the places)."""
+    return find_urls(mail).urls
 
 
 def extract_urls_from_message(raw: bytes) -> list[ExtractedURL]:

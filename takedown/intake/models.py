@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 
@@ -97,6 +98,9 @@ class Report(models.Model):
     )
     # Why the report or parts of it could not be used (bad URLs, oversize ...).
     errors: models.JSONField[Any] = models.JSONField(default=list, blank=True)
+    # Where each URL of a mail was found, first place first (``mail.Source.as_dict``):
+    # {"https://a.example/": [{"kind": "qr", "name": "invoice.pdf", "page": 1}]}.
+    url_sources: models.JSONField[Any] = models.JSONField(default=dict, blank=True)
     # Makes re-importing the same row or re-delivering the same mail a no-op.
     dedupe_key = models.CharField(max_length=64, null=True, blank=True, unique=True)
     message_id = models.CharField(max_length=998, blank=True, db_index=True)
@@ -117,3 +121,39 @@ class Report(models.Model):
     @property
     def token(self) -> str:
         return f"TKD-R{self.pk}"
+
+    def sites_with_sources(self) -> list[tuple[Any, list[str]]]:
+        """Each site of the report with where in the report its URL was found, as text."""
+        sources = self.url_sources if isinstance(self.url_sources, dict) else {}
+        return [
+            (site, [source_label(s) for s in sources.get(site.url, []) if isinstance(s, dict)])
+            for site in self.sites.all()
+        ]
+
+
+def source_label(source: dict[str, Any]) -> str:
+    """``{"kind": "qr", "name": "a.pdf", "page": 2}`` -> "QR code in a.pdf, page 2"."""
+    kind = source.get("kind")
+    page = source.get("page")
+    values = {"name": str(source.get("name") or "?")[:200], "page": page}
+    if kind == "subject":
+        where = gettext("subject")
+    elif kind == "body":
+        where = gettext("message body")
+    elif kind == "attachment":
+        where = gettext("attachment %(name)s") % values
+    elif kind == "pdf_text" and page:
+        where = gettext("text of %(name)s, page %(page)s") % values
+    elif kind == "pdf_link" and page:
+        where = gettext("link in %(name)s, page %(page)s") % values
+    elif kind == "pdf_link":
+        where = gettext("link in %(name)s") % values
+    elif kind == "qr" and page:
+        where = gettext("QR code in %(name)s, page %(page)s") % values
+    elif kind == "qr":
+        where = gettext("QR code in %(name)s") % values
+    else:
+        where = gettext("text")
+    if source.get("depth"):
+        where = gettext("%(where)s, in an attached message") % {"where": where}
+    return where

@@ -190,6 +190,7 @@ def report_receive(
 
     errors: list[str] = []
     found: list[ExtractedURL] = []
+    sources: dict[str, list[dict[str, str | int]]] = {}
     if urls is not None:
         for raw_url in urls:
             try:
@@ -197,15 +198,17 @@ def report_receive(
             except InvalidURL as exc:
                 errors.append(f"{raw_url[:200]!r}: {exc}")
     elif raw_mail is not None:
-        from takedown.intake.mail import parse_message, urls_from_parsed
+        from takedown.intake.mail import find_urls, parse_message
 
         parsed = parse_message(raw_mail)
         if not report.subject:
             report.subject = (parsed.subject or "")[:500]
         if not report.message_id:
             report.message_id = (parsed.message_id or "")[:998]
-        errors.extend(parsed.warnings)
-        found = urls_from_parsed(parsed)
+        in_mail = find_urls(parsed)
+        errors.extend(in_mail.warnings)
+        found = in_mail.urls
+        sources = {url: [s.as_dict() for s in places] for url, places in in_mail.sources.items()}
     else:
         found = extract_urls(text)
 
@@ -218,6 +221,7 @@ def report_receive(
         unique = unique[: settings.MAX_URLS_PER_REPORT]
 
     report.errors = errors
+    report.url_sources = {u.url: sources[u.url] for u in unique if u.url in sources}
     if not unique:
         report.status = ReportStatus.EMPTY if not errors else ReportStatus.REJECTED
         report.save()

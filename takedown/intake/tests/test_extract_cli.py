@@ -55,12 +55,14 @@ def test_it_prints_one_json_line_per_distinct_url(tmp_path: Path) -> None:
             "host": "login.bank-a.example",
             "registered_domain": "bank-a.example",
             "defanged": True,
+            "source": {"kind": "text"},
         },
         {
             "url": "https://a.b.workers.dev/x",
             "host": "a.b.workers.dev",
             "registered_domain": "b.workers.dev",
             "defanged": False,
+            "source": {"kind": "text"},
         },
     ]
 

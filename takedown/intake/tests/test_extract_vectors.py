@@ -245,6 +245,7 @@ def test_it_parses_like_ada_parse_url_through_the_fast_path() -> None:
         assert _ada_parse(raw) == _ada_parse_portable(raw), raw
 
 
+@pytest.mark.concurrency  # its mails have attachments: a child process reads them
 def test_it_agrees_with_tldextract_on_real_hosts() -> None:
     """Our PSL match (over tldextract's rules) against tldextract's own lookup."""
     folder = shared("data", "eml", "phishing_pot")

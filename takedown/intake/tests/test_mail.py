@@ -13,6 +13,7 @@ from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
 from email.mime.text import MIMEText
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -198,6 +199,7 @@ def test_it_keeps_document_order_between_attributes_and_text() -> None:
     ]
 
 
+@pytest.mark.concurrency  # the PDF attachment is read by a child process
 def test_it_walks_multipart_mail_and_lists_attachments() -> None:
     outer = MIMEMultipart("mixed")
     outer["From"] = "soc@bank-a.example"

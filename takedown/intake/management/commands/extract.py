@@ -1,6 +1,7 @@
-"""``takedown extract [FILE|-] [--eml]``: print the URLs found in text or an e-mail.
+"""``takedown extract [FILE|-] [--eml]``: the URLs in text, an e-mail, a PDF or an image.
 
-One JSON object per distinct URL, in order of first appearance (CONTRACT.md).
+One JSON object per distinct URL, in order of first appearance (CONTRACT.md),
+with ``source``: where it was first found (``mail.Source.as_dict``).
 Bad input ends with one line on stderr and a non-zero exit, never a traceback.
 """
 
@@ -15,12 +16,16 @@ from typing import Any
 import charset_normalizer
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from takedown.intake.attachments import sniff
 from takedown.intake.extract import extract_urls
 from takedown.intake.mail import (
     MAX_MESSAGE_BYTES,
+    MailURLs,
+    Source,
+    find_urls,
+    find_urls_in_file,
     looks_like_email,
     parse_message,
-    urls_from_parsed,
 )
 
 # A report is text or one e-mail; anything bigger is a mistake or an attack.
@@ -56,7 +61,10 @@ def decode_text(data: bytes) -> str:
 
 
 class Command(BaseCommand):
-    help = "Print the URLs in free text or an e-mail as JSON lines (one per distinct URL)."
+    help = (
+        "Print the URLs in free text, an e-mail, a PDF or an image (QR codes) as JSON lines"
+        " (one per distinct URL)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -69,17 +77,22 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        data = self._read(options["file"])
+        name = options["file"]
+        data = self._read(name)
         if options["eml"] or looks_like_email(data):
-            parsed = parse_message(data)
-            found = urls_from_parsed(parsed)
-            if options["verbosity"] >= 2:
-                for warning in parsed.warnings:
-                    self.stderr.write(f"warning: {warning}")
+            found = find_urls(parse_message(data))
+        elif sniff(data):
+            found = find_urls_in_file(data, "stdin" if name == "-" else Path(name).name)
         else:
-            found = extract_urls(decode_text(data))
-        for url in found:
-            self.stdout.write(json.dumps(url.as_dict(), ensure_ascii=False))
+            found = MailURLs()
+            found.add(extract_urls(decode_text(data)), Source("text"))
+        # Warnings show by default: a limit that hid part of the input must be seen.
+        if options["verbosity"] >= 1:
+            for warning in found.warnings:
+                self.stderr.write(f"warning: {warning}")
+        for url in found.urls:
+            line = {**url.as_dict(), "source": found.sources[url.url][0].as_dict()}
+            self.stdout.write(json.dumps(line, ensure_ascii=False))
 
     def _read(self, name: str) -> bytes:
         try:
