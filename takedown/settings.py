@@ -7,6 +7,7 @@ typed readers in ``takedown.lib.env``; ``docs/configuration.md`` lists them.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -296,6 +297,17 @@ NOTICE_RETRY_MAX = env_float("TAKEDOWN_NOTICE_RETRY_MAX", 3600.0, minimum=0.01)
 NOTICE_SENDING_TIMEOUT = env_float("TAKEDOWN_NOTICE_SENDING_TIMEOUT", 600.0, minimum=1.0)
 NOTICE_TICK = env_float("TAKEDOWN_NOTICE_TICK", 1.0, minimum=0.01)
 NOTICE_FROM = env_str("TAKEDOWN_NOTICE_FROM", TEAM_EMAIL)
+# Envelope senders of notices are signed per notice and recipient on this domain
+# (VERP, takedown/notices/bounce_address.py): its mail must reach `takedown mail`.
+# Empty: notices go out from NOTICE_FROM, and only bounces quoting a Message-ID
+# we sent are tied to a notice.
+NOTICE_BOUNCE_DOMAIN = env_str("TAKEDOWN_BOUNCE_DOMAIN", "").strip().lower().rstrip(".")
+if NOTICE_BOUNCE_DOMAIN and not re.fullmatch(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}", NOTICE_BOUNCE_DOMAIN
+):
+    raise ImproperlyConfigured(
+        f"TAKEDOWN_BOUNCE_DOMAIN: {NOTICE_BOUNCE_DOMAIN!r} is not a domain name"
+    )
 NOTICE_XARF = env_bool("TAKEDOWN_NOTICE_XARF", True)
 # OpenPGP signing (PGP/MIME, RFC 3156) with python-gnupg; off while no key is named.
 NOTICE_GPG_KEY = env_str("TAKEDOWN_NOTICE_GPG_KEY", "")

@@ -31,7 +31,9 @@ from email.message import Message
 from email.parser import BytesParser
 from email.utils import parseaddr
 
-NOTICE_TOKEN = re.compile(r"TKD#N(\d{1,12})", re.IGNORECASE)
+# "TKD#N12-3f9a0c1b7e": the number, and the notice's random tag (notices from
+# before tags carry "TKD#N12" alone).
+NOTICE_TOKEN = re.compile(r"TKD#N(\d{1,12})(?:-([0-9a-z]{6,16})\b)?", re.IGNORECASE)
 REPORT_TOKEN = re.compile(r"TKD-R(\d{1,12})", re.IGNORECASE)
 # Our own Message-IDs, as found anywhere in a bounce (attached headers, quoted text).
 OUR_MESSAGE_ID = re.compile(rb"<tkd\.[a-z]+\d+\.[0-9a-f]+@[^>\s]+>", re.IGNORECASE)
@@ -110,7 +112,12 @@ class Classified:
     references: list[str] = field(default_factory=list)  # In-Reply-To first, then References
     in_reply_to: str = ""
     notice_tokens: list[int] = field(default_factory=list)
+    # The tag written with each token (subject or original subject), "" when none.
+    token_tags: dict[int, str] = field(default_factory=dict)
     report_tokens: list[int] = field(default_factory=list)
+    # Where the receiving MTA says it delivered the message (for mail fetched by
+    # IMAP, which has no envelope): Delivered-To, X-Original-To, Envelope-To.
+    delivered_to: list[str] = field(default_factory=list)
     # From the original message carried by a bounce or an ARF report.
     original_message_ids: list[str] = field(default_factory=list)
     original_notice_tokens: list[int] = field(default_factory=list)
@@ -126,6 +133,14 @@ class Classified:
     has_urls: bool = False
     parts: int = 0
     warnings: list[str] = field(default_factory=list)
+
+
+def _notice_tokens(subject: str, tags: dict[int, str]) -> list[int]:
+    numbers = []
+    for number, tag in NOTICE_TOKEN.findall(subject):
+        numbers.append(int(number))
+        tags[int(number)] = tags.get(int(number)) or tag.lower()
+    return numbers
 
 
 def _guess(data: bytes, charset: str | None) -> str:
@@ -569,7 +584,11 @@ def classify_message(raw: bytes) -> Classified:
     refs = _MSGID.findall(_header(msg, "References"))
     out.in_reply_to = in_reply_to[0] if in_reply_to else ""
     out.references = list(dict.fromkeys(in_reply_to + list(reversed(refs))))[:50]
-    out.notice_tokens = [int(t) for t in NOTICE_TOKEN.findall(out.subject)]
+    out.notice_tokens = _notice_tokens(out.subject, out.token_tags)
+    for name in ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To"):
+        for value in msg.get_all(name) or []:
+            out.delivered_to += [a for a in _addresses_in(str(value)) if a not in out.delivered_to]
+    out.delivered_to = out.delivered_to[:20]
     out.report_tokens = [int(t) for t in REPORT_TOKEN.findall(out.subject)]
     return_path = str(msg.get("Return-Path", "")) if msg.get("Return-Path") is not None else "?"
 
@@ -628,7 +647,7 @@ def classify_message(raw: bytes) -> Classified:
                 payload.encode("utf-8", "replace"), headersonly=True
             )
         original_ids += _MSGID.findall(_header(headers, "Message-ID"))
-        original_tokens += [int(t) for t in NOTICE_TOKEN.findall(_header(headers, "Subject"))]
+        original_tokens += _notice_tokens(_header(headers, "Subject"), out.token_tags)
         for name in ("To", "Cc"):
             original_to += [
                 a for a in _addresses_in(_header(headers, name)) if a not in original_to

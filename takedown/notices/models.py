@@ -11,6 +11,7 @@ retry after an outage sends the same message with the same Message-ID.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from typing import Any
 
 from django.conf import settings
@@ -47,6 +48,10 @@ class NoticeState(models.TextChoices):
     CANCELLED = "cancelled", _("cancelled")
 
 
+def new_token_tag() -> str:
+    return secrets.token_hex(5)
+
+
 class Notice(models.Model):
     kind = models.CharField(max_length=12, choices=NoticeKind.choices, default=NoticeKind.INITIAL)
     state = models.CharField(
@@ -78,6 +83,10 @@ class Notice(models.Model):
     body = models.TextField(blank=True)
     recipients: models.JSONField[Any] = models.JSONField(default=list, blank=True)
     message_id = models.CharField(max_length=250, blank=True, db_index=True)
+    # The random part of the thread's subject token ("TKD#N12-<tag>"): a token
+    # cannot be guessed from the notice number. Follow-ups copy their root's;
+    # notices from before tags have "" and keep their old token.
+    token_tag = models.CharField(max_length=16, blank=True, default=new_token_tag)
     xarf: models.JSONField[Any] = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
 
@@ -117,7 +126,8 @@ class Notice(models.Model):
         if self.kind == NoticeKind.ACK and self.report_id:
             return f"TKD-R{self.report_id}"
         # Every message of a thread carries the thread's token.
-        return f"TKD#N{self.parent_id or self.pk}"
+        number = self.parent_id or self.pk
+        return f"TKD#N{number}-{self.token_tag}" if self.token_tag else f"TKD#N{number}"
 
     @property
     def root(self) -> Notice:
@@ -175,6 +185,9 @@ class OutboxMessage(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    # With signed envelope senders each recipient gets its own SMTP transaction:
+    # those the server accepted, so that a retry sends only to the others.
+    accepted: models.JSONField[Any] = models.JSONField(default=list, blank=True)
     created = models.DateTimeField(default=timezone.now)
 
     class Meta:

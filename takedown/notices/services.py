@@ -27,7 +27,7 @@ import logging
 import re
 import smtplib
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.core.mail import get_connection
@@ -48,7 +48,7 @@ from takedown.notices.compose import (
 )
 from takedown.notices.contacts import escalation_recipients, recipients_for
 from takedown.notices.intervals import parse_interval
-from takedown.notices.mime import Attachment, StoredEmail
+from takedown.notices.mime import Attachment
 from takedown.notices.models import (
     ORG_KINDS,
     REPORTER_KINDS,
@@ -62,6 +62,7 @@ from takedown.notices.models import (
     OutboxMessage,
     OutboxState,
 )
+from takedown.notices.verp import outbox_send, signed_notice
 
 log = logging.getLogger(__name__)
 
@@ -284,9 +285,7 @@ def outbox_flush(*, now: datetime | None = None, limit: int = 50) -> int:
             if connection is None:
                 connection = get_connection(fail_silently=False)
                 connection.open()
-            connection.send_messages(
-                [StoredEmail(raw=bytes(row.raw), from_addr=row.from_addr, to=list(row.to))]
-            )
+            refused = outbox_send(connection, row)
         except smtplib.SMTPRecipientsRefused as exc:
             connection = _close(connection)
             outbox_refused(row, dict(exc.recipients))
@@ -295,6 +294,8 @@ def outbox_flush(*, now: datetime | None = None, limit: int = 50) -> int:
             outbox_failed(row, exc, permanent=_permanent(exc), now=now)
         else:
             outbox_sent(row)
+            if refused:
+                _refused_apply(row, refused)
             sent += 1
     _close(connection)
     return sent
@@ -359,6 +360,19 @@ def outbox_refused(row: OutboxMessage, refused: dict[str, Any]) -> None:
     permanent = all(_code(v) >= 500 for v in refused.values())
     _bounce_apply(
         notice, addresses, permanent=permanent, inbound=None, reason=f"refused at SMTP: {refused}"
+    )
+
+
+def _refused_apply(row: OutboxMessage, refused: dict[str, Any]) -> None:
+    """The server refused some recipients and took the others: those bounced."""
+    notice = Notice.objects.select_related("organization").get(pk=row.notice_id)
+    permanent = all(_code(v) >= 500 for v in refused.values())
+    _bounce_apply(
+        notice,
+        [a.lower() for a in refused],
+        permanent=permanent,
+        inbound=None,
+        reason=f"refused at SMTP: {refused}",
     )
 
 
@@ -498,6 +512,9 @@ def _notice_create_once(sites: list[Site], **fields: Any) -> Notice | None:
     The savepoint lets a retried task or a second worker lose the race on the
     unique key without spoiling the caller's transaction.
     """
+    parent = fields.get("parent")
+    if parent is not None:
+        fields.setdefault("token_tag", parent.token_tag)  # one token for the whole thread
     try:
         with transaction.atomic():
             notice = Notice.objects.create(state=NoticeState.QUEUED, **fields)
@@ -873,39 +890,65 @@ def _sent_notice_by_message_ids(ids: list[str]) -> tuple[Notice | None, str]:
     return row.notice, row.message_id
 
 
-def _notice_by_token(tokens: list[int]) -> Notice | None:
+def _notice_by_token(tokens: list[int], tags: dict[int, str]) -> Notice | None:
+    """The thread a subject token names, when its tag is the thread's.
+
+    Threads from before tags ("TKD#N12") have an empty tag and still match the
+    bare token; a tagged thread needs its tag, which cannot be guessed.
+    """
     for token in tokens:
         notice = Notice.objects.filter(pk=token, sent_at__isnull=False).first()
-        if notice is not None:
+        if notice is not None and notice.token_tag.lower() == tags.get(token, ""):
             return notice
     return None
 
 
-def inbound_match(c: Classified) -> tuple[Notice | None, str]:
+class InboundMatch(NamedTuple):
+    notice: Notice | None
+    how: str
+    # Tied by construction: a signed envelope sender (``recipient`` is the
+    # address it names) or a Message-ID we sent. Only such a bounce may mark an
+    # address bad; a token or a recipient alone could be forged.
+    proven: bool = False
+    recipient: str = ""
+
+
+def inbound_match(c: Classified, *, envelope: list[str] | None = None) -> InboundMatch:
     """The notice a message answers, and how we know.
 
-    Only Message-IDs we actually sent count: a forged In-Reply-To pointing at
-    someone else's message (or one we never sent) matches nothing.
+    1. A signed envelope sender of ours among the envelope recipients (or the
+       Delivered-To headers): the notice and the recipient, whatever the body says.
+    2. A Message-ID we sent in In-Reply-To/References; for bounces and ARF also
+       the original's Message-ID. Only Message-IDs we actually sent count: a
+       forged In-Reply-To pointing at someone else's message matches nothing.
+    3. A thread token in the subject (or the original's), with its tag.
+    4. For a bounce, the latest notice sent to a failed address (30 days).
     """
+    signed = signed_notice([*(envelope or []), *c.delivered_to])
+    if signed is not None:
+        how = f"signed envelope sender for {signed[1]}"
+        return InboundMatch(signed[0], how, proven=True, recipient=signed[1])
     notice, msgid = _sent_notice_by_message_ids(c.references)
     if notice is not None:
-        return notice, f"In-Reply-To/References {msgid}"
+        return InboundMatch(notice, f"In-Reply-To/References {msgid}", proven=True)
     if c.kind in {"bounce", "arf"}:
         notice, msgid = _sent_notice_by_message_ids(c.original_message_ids)
         if notice is not None:
-            return notice, f"original message {msgid}"
-        notice = _notice_by_token(c.original_notice_tokens)
+            return InboundMatch(notice, f"original message {msgid}", proven=True)
+        notice = _notice_by_token(c.original_notice_tokens, c.token_tags)
         if notice is not None:
-            return notice, f"token {notice.token} in the original subject"
-    notice = _notice_by_token(c.notice_tokens)
+            return InboundMatch(notice, f"token {notice.token} in the original subject")
+    notice = _notice_by_token(c.notice_tokens, c.token_tags)
     if notice is not None:
-        return notice, f"token {notice.token} in the subject"
+        return InboundMatch(notice, f"token {notice.token} in the subject")
     if c.kind == "bounce" and c.failed_recipients:
         since = timezone.now() - timedelta(days=30)
         for candidate in Notice.objects.filter(sent_at__gte=since).order_by("-sent_at")[:500]:
             if set(c.failed_recipients) & {a.lower() for a in candidate.recipients}:
-                return candidate, "failed recipient matches the latest notice sent to it"
-    return None, ""
+                return InboundMatch(
+                    candidate, "failed recipient matches the latest notice sent to it"
+                )
+    return InboundMatch(None, "")
 
 
 def _known_contact(address: str) -> bool:
@@ -945,22 +988,27 @@ def inbound_process(inbound: InboundMessage) -> InboundMessage:
         "parts": c.parts,
         "warnings": c.warnings[:20],
     }
-    notice, how = inbound_match(c)
+    match = inbound_match(c, envelope=list(inbound.rcpt_to or []))
+    notice, how = match.notice, match.how
     if notice is not None:
         inbound.notice = notice
         inbound.details["matched_by"] = how
 
-    if c.kind == "bounce":
+    if c.kind == "bounce" and notice is not None and match.proven:
         inbound.kind = InboundKind.BOUNCE
-        if notice is not None:
-            hit = _bounce_apply(
-                notice, c.failed_recipients, permanent=c.permanent, inbound=inbound, reason=c.reason
-            )
-            inbound.reason = (
-                f"{c.reason}; for {notice.token} ({how}); bad: {', '.join(hit) or 'none'}"
-            )
-        else:
-            inbound.reason = f"{c.reason}; belongs to no notice we can identify"
+        # A signed envelope sender names the recipient: the body's addresses do not count.
+        failed = [match.recipient] if match.recipient else c.failed_recipients
+        hit = _bounce_apply(notice, failed, permanent=c.permanent, inbound=inbound, reason=c.reason)
+        inbound.reason = f"{c.reason}; for {notice.token} ({how}); bad: {', '.join(hit) or 'none'}"
+    elif c.kind == "bounce":
+        # Anyone can write a bounce: one tied to no signed envelope sender and no
+        # Message-ID we sent marks nothing bad; a handler looks at it.
+        inbound.kind = InboundKind.UNMATCHED
+        maybe = f"; it may concern {notice.token} ({how})" if notice is not None else ""
+        inbound.reason = (
+            f"{c.reason}; not sent to a signed envelope sender of ours and quotes no "
+            f"Message-ID we sent, so no address is marked bad{maybe}"
+        )
     elif c.kind == "auto_reply":
         inbound.kind = InboundKind.AUTO_REPLY
         inbound.reason = c.reason

@@ -226,7 +226,7 @@ class Bots:
         raw = build_dsn(
             stored.raw,
             envelope_from=stored.mail_from,
-            failed_rcpt=org.abuse_email,
+            failed_rcpt=org.behavior.bounce_names or org.abuse_email,
             remote_mta=f"mail.{org.domain}",
             arrival=datetime.now(UTC),
         )

@@ -57,6 +57,9 @@ class Behavior:
     takedown_after: float | None = None
     takedown: str = "404"
     bounce: bool = False
+    # The address the DSN names instead of the abuse address (an MTA that
+    # reports the mailbox an alias expanded to); empty: the abuse address.
+    bounce_names: str = ""
     auto_reply: bool = False
 
 
@@ -405,7 +408,17 @@ def _registrar(r: _Reader) -> Registrar:
 
 def _behavior(r: _Reader) -> Behavior:
     r.require_mapping()
-    r.no_unknown({"reply", "reply_after", "takedown_after", "takedown", "bounce", "auto_reply"})
+    r.no_unknown(
+        {
+            "reply",
+            "reply_after",
+            "takedown_after",
+            "takedown",
+            "bounce",
+            "bounce_names",
+            "auto_reply",
+        }
+    )
     takedown_after = r.number("takedown_after", default=None, minimum=0)
     return Behavior(
         reply=r.choice("reply", REPLY_MODES, default="never"),
@@ -413,6 +426,7 @@ def _behavior(r: _Reader) -> Behavior:
         takedown_after=takedown_after,
         takedown=r.choice("takedown", TAKEDOWN_STYLES, default="404"),
         bounce=r.flag("bounce", default=False),
+        bounce_names=r.text("bounce_names", default=""),
         auto_reply=r.flag("auto_reply", default=False),
     )
 

@@ -162,3 +162,62 @@ def test_it_handles_four_kinds_of_abuse_desk(
         "abuse@auto.example": 2,
         "abuse@bounces.example": 1,
     }
+
+
+VERP_SCENARIO = """
+name: notices-verp
+duration: 20
+seed: 5
+organizations:
+  - {id: alias, name: Alias Net, country: DE, kind: overseas, registry: ripe,
+     networks: [127.25.0.0/16], asn: 65025, abuse_email: abuse@alias.example,
+     behavior: {reply: never, bounce: true, bounce_names: noc@alias.example}}
+sites:
+  - {id: v1, url: "http://login.alias-bank.example/", ip: 127.25.0.1}
+reports: []
+"""
+
+
+def _poll(predicate: Any, timeout: float = 30) -> None:
+    """Poll with a deadline; the listener's thread may hold the SQLite lock a moment."""
+    from django.db import OperationalError
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            mail_tick()
+            if predicate():
+                return
+        except OperationalError:
+            pass
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_a_bounce_through_the_relay_marks_the_recipient_its_envelope_names(
+    sandbox_factory: Any, listener: tuple[str, int], notice_settings: Any
+) -> None:
+    """The relay's DSN names noc@ (an alias's mailbox) but answers abuse@'s copy."""
+    sb = sandbox_factory(VERP_SCENARIO)
+    sb.set_inbound(*listener)
+    notice_settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    notice_settings.EMAIL_HOST, notice_settings.EMAIL_PORT = "127.0.0.1", sb.smtp_port
+    notice_settings.EMAIL_USE_TLS = notice_settings.EMAIL_USE_SSL = False
+    notice_settings.EMAIL_HOST_USER = notice_settings.EMAIL_HOST_PASSWORD = ""
+    notice_settings.NOTICE_BOUNCE_DOMAIN = "bounces.csirt.example"
+
+    org = make_org("Alias Net", country="DE", abuse=["abuse@alias.example", "noc@alias.example"])
+    site = make_site("http://login.alias-bank.example/", org, ip="127.25.0.1")
+    notice_plan_site(site.pk)
+    _poll(lambda: InboundMessage.objects.filter(kind=InboundKind.BOUNCE).exists())
+
+    notice = Notice.objects.get(organization=org, kind=NoticeKind.INITIAL)
+    copies = {m.rcpt_tos[0]: m.mail_from for m in sb.outbox}
+    assert sorted(copies) == ["abuse@alias.example", "noc@alias.example"]
+    assert all(sender.endswith("@bounces.csirt.example") for sender in copies.values())
+    bounce = InboundMessage.objects.get(kind=InboundKind.BOUNCE)
+    assert bounce.rcpt_to == [copies["abuse@alias.example"]]
+    assert bounce.details["failed_recipients"] == ["noc@alias.example"]  # what the body says
+    assert list(BadAddress.objects.values_list("address", flat=True)) == ["abuse@alias.example"]
+    notice.refresh_from_db()
+    assert notice.state == NoticeState.BOUNCED

@@ -48,7 +48,9 @@ def test_it_writes_a_japanese_notice_with_english_below(smtp: SmtpSink) -> None:
     print(text)
     assert msg.rcpt_tos == ["abuse@example-net-a.example"]
     notice = Notice.objects.get()
-    assert f"[TKD#N{notice.pk}]" in msg.message["Subject"]
+    # The thread's token carries a random tag: it cannot be guessed from the number.
+    assert notice.token == f"TKD#N{notice.pk}-{notice.token_tag}" and len(notice.token_tag) == 10
+    assert f"[{notice.token}]" in msg.message["Subject"]
     assert msg.message["Message-ID"] == notice.message_id
     assert "hxxp://login[.]bank-a[.]example/jp/" in text
     assert "http://login.bank-a.example" not in msg.raw.decode("ascii", "replace")
