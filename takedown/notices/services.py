@@ -355,16 +355,11 @@ def outbox_refused(row: OutboxMessage, refused: dict[str, Any]) -> None:
         attempts=row.attempts + 1,
         last_error=f"recipients refused: {refused}"[:2000],
     )
-    notice = Notice.objects.select_related("organization").get(pk=row.notice_id)
-    addresses = [a.lower() for a in refused]
-    permanent = all(_code(v) >= 500 for v in refused.values())
-    _bounce_apply(
-        notice, addresses, permanent=permanent, inbound=None, reason=f"refused at SMTP: {refused}"
-    )
+    _refused_apply(row, refused)
 
 
 def _refused_apply(row: OutboxMessage, refused: dict[str, Any]) -> None:
-    """The server refused some recipients and took the others: those bounced."""
+    """Recipients our mail server refused (all, or some while it took the others) bounced."""
     notice = Notice.objects.select_related("organization").get(pk=row.notice_id)
     permanent = all(_code(v) >= 500 for v in refused.values())
     _bounce_apply(
