@@ -26,6 +26,9 @@ from takedown.notices.services import mail_tick, notice_plan_site
 from takedown.notices.tests.conftest import SmtpSink, make_org, make_site, send_raw
 from takedown.sandbox.mail import build_dsn
 
+# The SMTP sink and the inbound listener run in threads.
+pytestmark = pytest.mark.concurrency
+
 DOMAIN = "bounces.csirt.example"
 ABUSE, NOC = "abuse@net-v.example", "noc@net-v.example"
 

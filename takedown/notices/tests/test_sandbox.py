@@ -178,22 +178,6 @@ reports: []
 """
 
 
-def _poll(predicate: Any, timeout: float = 30) -> None:
-    """Poll with a deadline; the listener's thread may hold the SQLite lock a moment."""
-    from django.db import OperationalError
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            mail_tick()
-            if predicate():
-                return
-        except OperationalError:
-            pass
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 def test_a_bounce_through_the_relay_marks_the_recipient_its_envelope_names(
     sandbox_factory: Any, listener: tuple[str, int], notice_settings: Any
 ) -> None:
@@ -209,7 +193,10 @@ def test_a_bounce_through_the_relay_marks_the_recipient_its_envelope_names(
     org = make_org("Alias Net", country="DE", abuse=["abuse@alias.example", "noc@alias.example"])
     site = make_site("http://login.alias-bank.example/", org, ip="127.25.0.1")
     notice_plan_site(site.pk)
-    _poll(lambda: InboundMessage.objects.filter(kind=InboundKind.BOUNCE).exists())
+    _wait(
+        lambda: InboundMessage.objects.filter(kind=InboundKind.BOUNCE).exists(),
+        "the relay's bounce processed",
+    )
 
     notice = Notice.objects.get(organization=org, kind=NoticeKind.INITIAL)
     copies = {m.rcpt_tos[0]: m.mail_from for m in sb.outbox}
