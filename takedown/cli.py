@@ -9,6 +9,10 @@ from typing import NoReturn
 
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "takedown.settings")
+    # A role started by ``takedown serve`` ends when its supervisor does.
+    from takedown.lib.supervise import watch_from_environment
+
+    watch_from_environment()
     from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
     from django.core.management.base import CommandError, CommandParser

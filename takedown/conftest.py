@@ -28,7 +28,9 @@ def _subprocesses_use_their_own_database() -> None:
 
     Settings have been read by now; without this, a PostgreSQL run (CI sets
     DATABASE_URL) would point every ``takedown`` subprocess at the shared
-    server database instead of the test database or a throwaway file.
+    server database instead of the test database or a throwaway file.  Tests
+    whose subprocesses must share the test's database (the fault tests) pass
+    it explicitly: ``takedown.tests.service.test_database_url``.
     """
     os.environ.pop("DATABASE_URL", None)
 

@@ -344,6 +344,8 @@ MONITOR_BATCH = env_int("TAKEDOWN_MONITOR_BATCH", 500, minimum=1)
 MONITOR_CONCURRENCY = env_int("TAKEDOWN_MONITOR_CONCURRENCY", 200, minimum=1)
 MONITOR_PER_HOST = env_int("TAKEDOWN_MONITOR_PER_HOST", 4, minimum=1)
 MONITOR_IDLE = env_float("TAKEDOWN_MONITOR_IDLE", 1.0, minimum=0.01)
+# Seconds a claimed check stays the claimer's beyond two fetch timeouts.
+MONITOR_LEASE_SLACK = env_float("TAKEDOWN_MONITOR_LEASE_SLACK", 60.0, minimum=0.0)
 FETCH_CONNECT_TIMEOUT = env_float("TAKEDOWN_FETCH_CONNECT_TIMEOUT", 5.0, minimum=0.01)
 FETCH_READ_TIMEOUT = env_float("TAKEDOWN_FETCH_READ_TIMEOUT", 10.0, minimum=0.01)
 FETCH_TIMEOUT = env_float("TAKEDOWN_FETCH_TIMEOUT", 20.0, minimum=0.01)
@@ -368,6 +370,8 @@ CHROMIUM_PATH = env_str("TAKEDOWN_CHROMIUM_PATH", "/usr/bin/chromium")
 KEEP_MALWARE = env_bool("TAKEDOWN_KEEP_MALWARE", False)
 
 # --- background work ----------------------------------------------------------
+# Huey carries only the screenshots (monitor/tasks.py); the loop's own work is
+# the Work table, run by ``takedown worker`` (takedown/loop.py).
 HUEY_REDIS_URL = env_str("TAKEDOWN_REDIS_URL", "")
 HUEY_IMMEDIATE = env_bool("TAKEDOWN_HUEY_IMMEDIATE", TESTING)
 if HUEY_REDIS_URL:
@@ -384,15 +388,19 @@ else:
         "filename": str(DATA_DIR / "huey.sqlite3"),
         "immediate": HUEY_IMMEDIATE,
     }
-HUEY["consumer"] = {
-    "workers": env_int("TAKEDOWN_WORKERS", 4, minimum=1),
-    "worker_type": "thread",
-    # Poll often: the sandbox runs the whole loop in seconds, and an idle
-    # SQLite poll costs next to nothing.
-    "initial_delay": 0.05,
-    "backoff": 1.15,
-    "max_delay": env_float("TAKEDOWN_WORKER_MAX_DELAY", 1.0, minimum=0.01),
-}
+# The worker (``takedown worker``): threads running the loop's due steps, how
+# long it sleeps when nothing is due, how long a claim is held without renewal
+# (a worker renews its claims every third of it; a dead one's are due again
+# when it runs out), and the retries of a step that raises.
+WORKER_THREADS = env_int("TAKEDOWN_WORKERS", 4, minimum=1)
+WORKER_IDLE = env_float("TAKEDOWN_WORKER_IDLE", 1.0, minimum=0.01)
+WORK_LEASE = env_float("TAKEDOWN_WORK_LEASE", 30.0, minimum=0.1)
+WORK_MAX_ATTEMPTS = env_int("TAKEDOWN_WORK_MAX_ATTEMPTS", 5, minimum=1)
+WORK_RETRY_BASE = env_float("TAKEDOWN_WORK_RETRY_BASE", 30.0, minimum=0.01)
+WORK_RETRY_MAX = env_float("TAKEDOWN_WORK_RETRY_MAX", 3600.0, minimum=0.01)
+# Fault tests only (takedown/lib/failpoints.py): points where a process waits to be killed.
+FAILPOINTS = frozenset(env_list("TAKEDOWN_FAILPOINTS", []))
+FAILPOINT_DIR = env_str("TAKEDOWN_FAILPOINT_DIR", str(DATA_DIR / "failpoints"))
 
 LOGGING = {
     "version": 1,

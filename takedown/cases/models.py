@@ -128,6 +128,29 @@ class EventKind(models.TextChoices):
     TOKEN_REVOKED = "token.revoked", _("API token revoked")
 
 
+class Step(models.TextChoices):
+    """The automatic steps of the loop that a worker runs (``takedown.loop`` runs each)."""
+
+    LOCATE = "locate", _("locate the responsible party")
+    FIRST_CHECK = "first_check", _("schedule the first check")
+    NOTICE_PLAN = "notice_plan", _("plan the notice")
+    CLOSE = "close", _("tell the reporters and close")
+    ACK = "ack", _("acknowledge the report")
+
+
+# The step a site's new state calls for: ``site_transition`` writes its Work
+# row in the transaction that changes the state (``cases.work``).  The other
+# hand-offs are explicit: the monitor schedules NOTICE_PLAN when the first
+# check finds a located site up (no state change), intake schedules ACK with
+# each report, and the locate step schedules its own retries.
+STEP_ON_ENTRY: dict[str, Step] = {
+    SiteState.REPORTED: Step.LOCATE,
+    SiteState.LOCATED: Step.FIRST_CHECK,
+    SiteState.REVIVED: Step.NOTICE_PLAN,
+    SiteState.DOWN: Step.CLOSE,
+}
+
+
 class SiteKind(models.TextChoices):
     PHISHING = "phishing", _("phishing")
     MALWARE = "malware", _("malware")
@@ -270,3 +293,48 @@ class Event(models.Model):
             return str(EventKind(self.kind).label)
         except ValueError:
             return self.kind
+
+
+class Work(models.Model):
+    """One step of the loop due for one site (or, for ``ack``, one report).
+
+    Written in the transaction that makes the step necessary and deleted when
+    the step has run, so the table holds exactly the work still to do: a crash
+    or a restart only delays it.  ``due`` empty means the step failed
+    ``WORK_MAX_ATTEMPTS`` times and waits for a handler (``last_error`` says
+    why).  ``claim`` is the token of the worker running it, whose lease ends
+    at ``due``; ``again`` is when to run it once more, if it was scheduled
+    while it ran.  ``takedown/cases/work.py`` is the only code that writes it.
+    """
+
+    step = models.CharField(max_length=16, choices=Step.choices)
+    site = models.ForeignKey(
+        Site, null=True, blank=True, on_delete=models.CASCADE, related_name="work"
+    )
+    report = models.ForeignKey(
+        "intake.Report", null=True, blank=True, on_delete=models.CASCADE, related_name="work"
+    )
+    due = models.DateTimeField(null=True, blank=True)
+    again = models.DateTimeField(null=True, blank=True)
+    claim = models.CharField(max_length=32, blank=True, db_index=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created = models.DateTimeField(default=timezone.now)
+    updated = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["step", "due"])]
+        constraints = [
+            models.UniqueConstraint(fields=["step", "site"], name="work_once_per_site"),
+            models.UniqueConstraint(fields=["step", "report"], name="work_once_per_report"),
+        ]
+
+    def __str__(self) -> str:
+        target = f"site {self.site_id}" if self.site_id else f"report {self.report_id}"
+        return f"{self.step} for {target}"
+
+    @property
+    def target_id(self) -> int:
+        pk = self.site_id if self.site_id is not None else self.report_id
+        assert pk is not None
+        return pk

@@ -34,27 +34,37 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from takedown.cases.attention import HandlerItem, Reason
-from takedown.cases.models import Site, SiteState
+from takedown.cases.models import Site, SiteState, Step, Work
 
 
 def handler_items(now: datetime) -> list[HandlerItem]:
-    """Sites the automation gave up on.
+    """What the loop's own steps gave up on.
 
-    Unresolvable: no address was found for the host.  The locate step retries
-    on its own schedule; until the durable loop records when retries are
-    exhausted, every unresolvable site is listed.
+    1. Unresolvable: no address was found for the host, and the locate step
+       has no retry left (its last ``Work`` row is gone).
+    2. Step failed: a step raised ``WORK_MAX_ATTEMPTS`` times; its ``Work``
+       row stays, with no due time, until a handler retries or resolves it.
     """
-    return [
-        HandlerItem(
-            reason=Reason.UNRESOLVABLE,
-            since=changed,
-            site_id=pk,
-            detail=host,
-        )
-        for pk, changed, host in Site.objects.filter(state=SiteState.UNRESOLVABLE).values_list(
-            "pk", "state_changed", "host"
-        )
+    located_again = Work.objects.filter(step=Step.LOCATE, site__isnull=False).values("site_id")
+    items = [
+        HandlerItem(reason=Reason.UNRESOLVABLE, since=changed, site_id=pk, detail=host)
+        for pk, changed, host in Site.objects.filter(state=SiteState.UNRESOLVABLE)
+        .exclude(pk__in=located_again)
+        .values_list("pk", "state_changed", "host")
     ]
+    for work in Work.objects.filter(due__isnull=True).only(
+        "step", "site_id", "report_id", "updated", "attempts", "last_error"
+    ):
+        items.append(
+            HandlerItem(
+                reason=Reason.STEP_FAILED,
+                since=work.updated,
+                site_id=work.site_id,
+                report_id=work.report_id,
+                detail=f"{work.step} failed {work.attempts} times: {work.last_error}"[:300],
+            )
+        )
+    return items
 
 
 PER_PAGE = 50

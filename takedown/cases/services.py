@@ -1,9 +1,10 @@
 """The one write path for sites, incidents and the timeline.
 
 Every change of a site's state goes through ``site_transition`` (or a function
-that calls it), which checks the transition, saves the site and appends the
-Event in one transaction.  Views, the API, the CLI and the workers all call
-these functions; nothing else assigns ``Site.state``.
+that calls it), which checks the transition, saves the site, appends the Event
+and writes the work the new state calls for (``STEP_ON_ENTRY``, claimed by
+``takedown.loop``) in one transaction.  Views, the API, the CLI and the
+workers all call these functions; nothing else assigns ``Site.state``.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from django.utils import timezone
 from takedown.cases.models import (
     DOWN_STATES,
     OPEN_STATES,
+    STEP_ON_ENTRY,
     TRANSITIONS,
     Event,
     EventKind,
     Incident,
     Site,
     SiteState,
+    Step,
 )
+from takedown.cases.work import work_schedule
 from takedown.lib.bulk import insert_rows
 
 log = logging.getLogger(__name__)
@@ -80,17 +84,23 @@ def site_transition(
     at once cannot both apply a transition from the same old state.
     ``update_fields`` names other Site fields the caller changed on ``site``
     that must be saved in the same transaction.  ``force`` is for handlers,
-    who may move a site anywhere (reopen, reject).
+    who may move a site anywhere (reopen, reject).  The step the new state
+    calls for (``STEP_ON_ENTRY``: locate, first check, notice, closing) is
+    made due in the same transaction, so it cannot be lost.
     """
     at = at or timezone.now()
     with transaction.atomic():
-        current = Site.objects.select_for_update().only("state").get(pk=site.pk).state
+        row = Site.objects.select_for_update().only("state", "historical").get(pk=site.pk)
+        current = row.state
         if not force and to_state not in TRANSITIONS.get(current, set()):
             raise InvalidTransition(f"site {site.pk}: {current} -> {to_state} is not allowed")
         site.state = to_state
         site.state_changed = at
         fields = {"state", "state_changed", *update_fields}
         site.save(update_fields=sorted(fields))
+        step = STEP_ON_ENTRY.get(to_state)
+        if step is not None and not row.historical:
+            work_schedule(step=step, ids=[site.pk])
         return Event.objects.create(
             kind=kind,
             site=site,
@@ -123,12 +133,6 @@ class ActionError(ValueError):
 
 # Sites whose checks the monitor runs: "re-check now" makes their next check due.
 _MONITORED = (OPEN_STATES - {SiteState.REPORTED}) | DOWN_STATES
-
-
-def _locate_after_commit(site_ids: list[int]) -> None:
-    from takedown.cases import pipeline
-
-    transaction.on_commit(lambda: pipeline.sites_reported(site_ids))
 
 
 def _live(site: Site, action: str) -> None:
@@ -165,7 +169,8 @@ def site_recheck(*, site: Site, actor: str) -> Event:
             event = event_record(
                 kind=EventKind.SITE_RECHECK, site=site, actor=actor, data={"step": "locate"}
             )
-        _locate_after_commit([site.pk])
+            # Still reported: its locate step is due now (earlier if it was retrying).
+            work_schedule(step=Step.LOCATE, ids=[site.pk])
     return event
 
 
@@ -189,7 +194,7 @@ def site_reject(*, site: Site, actor: str, reason: str) -> Event:
 
 
 def site_reopen(*, site: Site, actor: str, reason: str = "") -> Event:
-    """Back to the start of the loop: the site is located and checked again."""
+    """Back to the start of the loop: the site is located (its step comes with the state)."""
     _live(site, "reopened")
     with transaction.atomic():
         event = site_transition(
@@ -200,7 +205,6 @@ def site_reopen(*, site: Site, actor: str, reason: str = "") -> Event:
             actor=actor,
             force=True,
         )
-        _locate_after_commit([site.pk])
     return event
 
 
@@ -252,8 +256,9 @@ def sites_create_bulk(
 
     Each row has ``url``, ``host``, ``registered_domain`` and optionally
     ``kind``, ``brand``, ``first_reported``.  New sites get a ``site.reported``
-    event each.  Used by intake for single reports and for bulk imports alike,
-    so a 180,000-row import costs a few queries per batch, not per row.
+    event each and, unless ``historical``, their locate step (``Work``).  Used
+    by intake for single reports and for bulk imports alike, so a 180,000-row
+    import costs a few queries per batch, not per row.
     """
     by_url: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -313,6 +318,8 @@ def sites_create_bulk(
                     for url, row in new_rows
                 ],
             )
+            if not historical:
+                work_schedule(step=Step.LOCATE, ids=[s.pk for s in created.values()], new=True)
         existing.update(created)
     return SitesByUrl(existing, {url for url, _ in new_rows})
 

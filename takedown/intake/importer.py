@@ -25,7 +25,6 @@ from typing import Any, TextIO
 from django.db import transaction
 from django.utils import timezone
 
-from takedown.cases import pipeline
 from takedown.cases.models import Event, EventKind
 from takedown.cases.services import sites_create_bulk
 from takedown.intake.extract import InvalidURL, normalise_url
@@ -348,8 +347,6 @@ def _import_batch(
                 if e.url not in sites.new or first_report[e.url] != report_ids[key]
             ],
         )
-        new_ids = [sites[url].pk for url in sites.new]
+        # New sites got their locate step (unless historical) from sites_create_bulk.
         stats.imported += len(good)
-        stats.new_sites += len(new_ids)
-        if not historical:
-            transaction.on_commit(lambda: pipeline.sites_reported(new_ids))
+        stats.new_sites += len(sites.new)

@@ -18,9 +18,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from takedown.cases import pipeline
-from takedown.cases.models import Event, EventKind, Site
+from takedown.cases.models import Event, EventKind, Site, Step
 from takedown.cases.services import event_record, incident_create, sites_create_bulk
+from takedown.cases.work import work_schedule
 from takedown.intake.extract import ExtractedURL, InvalidURL, extract_urls, normalise_url
 from takedown.intake.models import Channel, Purpose, Report, Reporter, ReporterKind, ReportStatus
 
@@ -278,10 +278,9 @@ def report_receive(
             at=received,
             data={"urls": len(sites), "new": len(new_sites), "errors": len(errors)},
         )
-        new_ids = [s.pk for s in new_sites]
-        report_id = report.pk
-        transaction.on_commit(lambda: pipeline.sites_reported(new_ids))
-        transaction.on_commit(lambda: pipeline.report_received(report_id))
+        # New sites got their locate step from ``sites_create_bulk``; the
+        # acknowledgement to the reporter is due with the report.
+        work_schedule(step=Step.ACK, ids=[report.pk], new=True)
     return ReportResult(report=report, sites=sites, new_sites=new_sites, errors=errors)
 
 

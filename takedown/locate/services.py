@@ -5,8 +5,10 @@
   inside the event loop).
 - ``sites_locate``: locate sites and record the outcome: ``Resolution`` and
   ``Location`` rows, the site's ``ip`` and ``organization``, the state change
-  with its sources on the timeline (``locate.done`` / ``locate.failed``), a
-  retry for failures, and the hand-off to monitoring.
+  with its sources on the timeline (``locate.done`` / ``locate.failed``) and,
+  for failures, the next retry (a ``Work`` row due later, written in the same
+  transaction).  Entering ``located`` makes the first check due by itself
+  (``cases.models.STEP_ON_ENTRY``).
 - ``organization_from_registry`` / ``organization_edit`` /
   ``organization_reset``: the directory, where a handler's edit wins.
 """
@@ -27,8 +29,10 @@ from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
-from takedown.cases.models import Event, EventKind, Site, SiteState
+from takedown.cases.models import Event, EventKind, Site, SiteState, Step
 from takedown.cases.services import event_record, site_try_transition
+from takedown.cases.work import work_schedule
+from takedown.lib.failpoints import failpoint
 from takedown.locate.asn import AsnTableError, asn_table
 from takedown.locate.classify import classify
 from takedown.locate.engine import DomainInfo, HostResult, Locator, NetworkInfo
@@ -579,6 +583,7 @@ def sites_locate(site_ids: list[int]) -> dict[str, list[int]]:
     if not sites:
         return summary
     run = locate_hosts({s.host: s.registered_domain for s in sites})
+    failpoint("locate.answers")
     rec = _Recorder(run)
     now = timezone.now()
     retry_groups: dict[int, list[int]] = defaultdict(list)
@@ -701,17 +706,6 @@ def sites_locate(site_ids: list[int]) -> dict[str, list[int]]:
             summary["unresolvable"].append(site.pk)
             if retry_in is not None:
                 retry_groups[retry_in].append(site.pk)
-        located = list(summary["located"])
-        groups = dict(retry_groups)
-        transaction.on_commit(lambda: _after_commit(located, groups))
+        for delay, ids in retry_groups.items():
+            work_schedule(step=Step.LOCATE, ids=ids, due=now + timedelta(seconds=delay))
     return summary
-
-
-def _after_commit(located: list[int], retries: dict[int, list[int]]) -> None:
-    from takedown.cases import pipeline
-    from takedown.locate.tasks import locate_sites_task
-
-    for delay, ids in retries.items():
-        locate_sites_task.schedule(args=(ids,), delay=delay)
-    if located:
-        pipeline.sites_located(located)

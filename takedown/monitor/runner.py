@@ -27,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections
 
+from takedown.lib.failpoints import failpoint
 from takedown.lib.fetch import Fetcher, FetchPolicy, FetchResult
 from takedown.monitor import services
 from takedown.monitor.checker import Observation, Target, observe
@@ -103,6 +104,7 @@ class Monitor:
         targets = services.checks_claim(self.batch_size)
         if not targets:
             return False
+        failpoint("monitor.claimed")
         self.check_targets(targets)
         return True
 

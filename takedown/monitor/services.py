@@ -1,7 +1,9 @@
 """The monitor's write path: scheduling, claiming due checks, recording what was seen.
 
-State changes go through ``takedown.cases.services.site_try_transition`` and the
-hand-offs to the next step through ``takedown.cases.pipeline`` (after commit).
+State changes go through ``takedown.cases.services.site_try_transition``, which
+also makes the next step due (closing after ``down``, a new notice after
+``revived``); the one hand-off without a state change, a located site seen up,
+is written here as a ``Work`` row in the same transaction (``takedown/loop.py``).
 docs/monitor.md explains the rules; the numbered steps below follow it.
 """
 
@@ -22,9 +24,9 @@ from django.db import connections, router, transaction
 from django.db.models import Field, Model
 from django.utils import timezone
 
-from takedown.cases import pipeline
-from takedown.cases.models import DOWN_STATES, Event, EventKind, Site, SiteKind, SiteState
+from takedown.cases.models import DOWN_STATES, Event, EventKind, Site, SiteKind, SiteState, Step
 from takedown.cases.services import event_record, site_try_transition
+from takedown.cases.work import work_schedule
 from takedown.monitor.checker import Observation, Target, discard_sample
 from takedown.monitor.content import Reference
 from takedown.monitor.models import (
@@ -64,8 +66,12 @@ RECURRENCE_OF_STATES = (
 
 
 def lease_seconds() -> float:
-    """How long a claimed check is ours: a desktop and a mobile try, plus slack."""
-    return 2 * settings.FETCH_TIMEOUT + 60
+    """How long a claimed check is ours: a desktop and a mobile try, plus slack.
+
+    A monitor killed in the middle of a round leaves its sites unchecked this
+    long; the slack covers recording a large batch on a busy database.
+    """
+    return 2 * settings.FETCH_TIMEOUT + settings.MONITOR_LEASE_SLACK
 
 
 # --- scheduling -----------------------------------------------------------------
@@ -289,13 +295,14 @@ def observations_record(observations: Sequence[Observation]) -> list[Check]:
 
     1. One Check row per observation (bulk insert).
     2. The site's Watch counters: checks, down streak, last up.
-    3. State, per the pipeline contract (cases/pipeline.py):
+    3. State, per the loop (takedown/loop.py):
        - the first conclusive check since the site was located decides:
-         up -> evidence + ``site_seen_up``; down -> ``already_down`` (watched);
-       - ``CONFIRM_DOWN`` consecutive down checks of an open site -> ``down`` +
-         ``site_confirmed_down`` (notices closes it and tells the reporter);
+         up -> evidence + the notice step (``Step.NOTICE_PLAN``);
+         down -> ``already_down`` (watched);
+       - ``CONFIRM_DOWN`` consecutive down checks of an open site -> ``down``
+         (whose closing step tells the reporter and closes it);
        - an up check of a down/closed/already-down site within its watch
-         window -> ``revived`` + ``site_revived``.
+         window -> ``revived`` (whose notice step notifies again).
     4. Evidence from the first up check of a site that has none.
     5. The next check time (``next_check_for``).
     """
@@ -305,7 +312,9 @@ def observations_record(observations: Sequence[Observation]) -> list[Check]:
     ids = [o.target.site_id for o in observations]
     # One transaction per chunk: a commit per row would cost more than the checks.
     # State changes and evidence run in savepoints (nested atomic blocks), so one
-    # site's failure rolls back only its own writes; hand-offs run after commit.
+    # site's failure rolls back only its own writes.  The work they call for is
+    # written in the same transaction: a crash loses both or neither.
+    seen_up: list[int] = []
     with transaction.atomic():
         sites = Site.objects.only(*RECORD_FIELDS).in_bulk(ids)
         observations = [o for o in observations if o.target.site_id in sites]
@@ -319,7 +328,8 @@ def observations_record(observations: Sequence[Observation]) -> list[Check]:
         for obs, check in zip(observations, checks, strict=True):
             site = sites[obs.target.site_id]
             try:
-                _apply(site, watches[site.pk], obs, check, now, new_evidence)
+                if _apply(site, watches[site.pk], obs, check, now, new_evidence):
+                    seen_up.append(site.pk)
             except Exception:
                 # One site's trouble must not lose the batch's other results.
                 log.exception("recording check of site %s failed", site.pk)
@@ -332,6 +342,7 @@ def observations_record(observations: Sequence[Observation]) -> list[Check]:
         )
         _update_rows(Site, ["next_check"], sites.values())
         evidences_save(list(new_evidence.values()))
+        work_schedule(step=Step.NOTICE_PLAN, ids=seen_up)
     return checks
 
 
@@ -365,11 +376,6 @@ def _update_rows(model: type[Model], fields: list[str], objs: Iterable[Model]) -
             cursor.executemany(sql, rows)
 
 
-def _handoff(name: str, site_id: int) -> None:
-    # Looked up at call time: pipeline bodies belong to the next step.
-    getattr(pipeline, name)(site_id)
-
-
 def _check_row(obs: Observation) -> Check:
     r = obs.result
     return Check(
@@ -395,7 +401,9 @@ def _apply(
     check: Check,
     now: datetime,
     new_evidence: dict[int, Evidence],
-) -> None:
+) -> bool:
+    """Apply one observation to its site; True when a located site was first seen up."""
+    seen_up = False
     outcome = obs.outcome
     watch.checks += 1
     watch.last_outcome = outcome
@@ -407,13 +415,12 @@ def _apply(
         if obs.target.needs_evidence and site.pk not in new_evidence:
             new_evidence[site.pk] = evidence_build(site, obs, check)
         if site.state == SiteState.LOCATED and not watch.decided:
-            watch.decided = True
-            transaction.on_commit(partial(_handoff, "site_seen_up", site.pk))
+            watch.decided = seen_up = True
         elif site.state in DOWN_STATES:
             watch.decided = True
             if site.watch_until is None or now <= site.watch_until:
                 site.watch_until = None
-                event = site_try_transition(
+                site_try_transition(
                     site,
                     SiteState.REVIVED,
                     kind=EventKind.SITE_REVIVED,
@@ -421,8 +428,6 @@ def _apply(
                     data=data,
                     update_fields=["watch_until"],
                 )
-                if event is not None:
-                    transaction.on_commit(partial(_handoff, "site_revived", site.pk))
     elif outcome_is_down(outcome):
         watch.down_streak += 1
         if site.state == SiteState.LOCATED and not watch.decided:
@@ -438,7 +443,7 @@ def _apply(
             )
         elif site.state in OPEN_CHECKED and watch.down_streak >= settings.CONFIRM_DOWN:
             site.watch_until = now + timedelta(seconds=settings.WATCH_FOR)
-            event = site_try_transition(
+            site_try_transition(
                 site,
                 SiteState.DOWN,
                 kind=EventKind.SITE_DOWN,
@@ -446,11 +451,10 @@ def _apply(
                 data={**data, "streak": watch.down_streak},
                 update_fields=["watch_until"],
             )
-            if event is not None:
-                transaction.on_commit(partial(_handoff, "site_confirmed_down", site.pk))
     site.next_check = next_check_for(
         site.state, now=now, state_changed=site.state_changed, watch_until=site.watch_until
     )
+    return seen_up
 
 
 # --- evidence -------------------------------------------------------------------------

@@ -1,8 +1,7 @@
 """Background work of the monitor.
 
-``sites_schedule`` runs on the main queue (the ``worker`` process).  Screenshots
-run on a queue of their own, ``evidence_huey``, consumed by a thread of the
-``monitor`` process (or by ``takedown evidence`` on another machine): a slow
+Screenshots run on a Huey queue of their own, ``evidence_huey``, consumed by a
+thread of the ``monitor`` process (or by ``takedown evidence`` on another machine): a slow
 page in Chromium then never delays a notice, a locate or a check.
 """
 
@@ -14,9 +13,6 @@ import threading
 from django.conf import settings
 from django.db import close_old_connections
 from huey import Huey, RedisHuey, SqliteHuey
-from huey.contrib.djhuey import db_task
-
-from takedown.monitor import services
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +29,6 @@ def _evidence_huey() -> Huey:
 
 
 evidence_huey = _evidence_huey()
-
-
-@db_task()
-def sites_schedule(site_ids: list[int]) -> None:
-    services.sites_schedule(site_ids)
 
 
 @evidence_huey.task()

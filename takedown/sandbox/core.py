@@ -345,6 +345,19 @@ class Sandbox:
     def revive(self, site_id: str) -> None:
         self.call(self._revive(site_id))
 
+    def hold_replies(self) -> None:
+        """From now on the relay records each message but holds back its "250"."""
+        self.call(_run(self.smtp.handler.replying.clear))
+
+    def release_replies(self) -> None:
+        """Answer the held messages and every later one at once again."""
+        self.call(_run(self.smtp.handler.replying.set))
+
+    @property
+    def replies_held(self) -> int:
+        """Messages recorded whose sender still waits for the relay's answer."""
+        return self.smtp.handler.holding
+
     def set_answer(self, host: str, ips: list[str]) -> None:
         self.call(_run(lambda: self.dns_table.set_answer(host, ips)))
 

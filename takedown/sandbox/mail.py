@@ -95,6 +95,12 @@ class _Handler:
     ) -> None:
         self.on_message = on_message
         self.clock = clock
+        # Cleared by ``Sandbox.hold_replies``: a message is recorded and handed
+        # to the bots, but its "250" waits, as a slow server's would.  Fault
+        # tests kill the sender in that window.
+        self.replying = asyncio.Event()
+        self.replying.set()
+        self.holding = 0
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or envelope.content or b""
@@ -109,6 +115,12 @@ class _Handler:
             await self.on_message(stored)
         except Exception:
             log.exception("sandbox mail handling failed")
+        if not self.replying.is_set():
+            self.holding += 1
+            try:
+                await self.replying.wait()
+            finally:
+                self.holding -= 1
         return "250 2.0.0 Ok: queued as " + uuid.uuid4().hex[:10].upper()
 
 

@@ -34,12 +34,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from takedown.lib.supervise import children_of
 from takedown.sandbox.bots import refang
 from takedown.sandbox.core import Sandbox
 from takedown.sandbox.reporters import ReportFeeder, ServiceEndpoints, default_channels
 from takedown.sandbox.scenario import Scenario
 
 SETTLED = {"closed", "already_down", "rejected", "unresolvable"}
+ROLES = ("web", "worker", "mail", "monitor")
 DOWN_STATES = {"down", "closed"}
 POLL_INTERVAL = 0.5
 
@@ -183,47 +185,50 @@ class ServiceProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def stop(self) -> None:
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=25)
-            except subprocess.TimeoutExpired:
+    def kill_role(self, role: str) -> int | None:
+        """SIGKILL one role of ``serve`` (which starts it again); its pid, if it ran."""
+        assert self.proc is not None
+        for pid, cmd in children_of(self.proc.pid).items():
+            # [python, "-m", "takedown.cli", role, ...]
+            if cmd[3:4] == [role]:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        else:
-            # The supervisor is gone; make sure none of its children outlived it.
+                    os.kill(pid, signal.SIGKILL)
+                return pid
+        return None
+
+    def stop(self) -> None:
+        """SIGTERM ``serve`` (it stops its roles), SIGKILL after a grace period.
+
+        ``serve``'s roles cannot outlive it (``takedown.lib.supervise``), so
+        ending ``serve`` however it ends also ends them.
+        """
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=25)
+        except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
-        self.kill_leftovers()
-
-    def kill_leftovers(self) -> None:
-        """SIGKILL any process still running with this run's data directory.
-
-        ``takedown serve`` starts each role in its own session, so signalling its
-        process group does not reach them; if the supervisor died without stopping
-        them, they are found by the unique data directory in their environment.
-        """
-        marker = f"TAKEDOWN_DATA_DIR={self.env.get('TAKEDOWN_DATA_DIR', '')}".encode()
-        for entry in Path("/proc").glob("[0-9]*"):
-            try:
-                environ = (entry / "environ").read_bytes()
-            except OSError:
-                continue
-            if marker in environ.split(b"\0") and int(entry.name) != os.getpid():
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(int(entry.name), signal.SIGKILL)
+            self.proc.wait()
 
 
 class ScenarioRun:
-    def __init__(self, scenario: Scenario, *, keep: bool = False, echo: Any = None) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        keep: bool = False,
+        echo: Any = None,
+        kills: list[tuple[str, float]] | None = None,
+    ) -> None:
         self.scenario = scenario
         self.keep = keep
         self.echo = echo or (lambda msg: None)
+        # (role, seconds into the run): SIGKILLed then, ``serve`` starts it again.
+        self.kills = sorted(kills or [], key=lambda k: k[1])
+        self.killed: list[dict[str, Any]] = []
         self.observed: dict[tuple[str, str], dict[str, Any]] = {}
         # Why the run ended: "settled" (every site settled, nothing pending) or
         # "duration" (the scenario's time ran out first).
@@ -249,7 +254,11 @@ class ScenarioRun:
                 "TAKEDOWN_DATA_DIR": str(data_dir / "service"),
                 "TAKEDOWN_INBOUND_SMTP": f"127.0.0.1:{inbound_port}",
                 "TAKEDOWN_SITE_URL": f"http://127.0.0.1:{web_port}",
-                "TAKEDOWN_WORKER_MAX_DELAY": "0.2",
+                "TAKEDOWN_WORKER_IDLE": "0.2",
+                # A role killed during the run (``--kill``) leaves its claims
+                # for seconds, not the production minute: the run is fast time.
+                "TAKEDOWN_WORK_LEASE": "5",
+                "TAKEDOWN_MONITOR_LEASE_SLACK": "5",
                 "TAKEDOWN_LOG_LEVEL": os.environ.get("TAKEDOWN_LOG_LEVEL", "WARNING"),
             }
             env.pop("DJANGO_SETTINGS_MODULE", None)
@@ -302,6 +311,11 @@ class ScenarioRun:
             if not service.alive():
                 raise RunError(f"the service stopped during the run; see {service.log_path}")
             now = sandbox.now() - offset
+            while self.kills and now >= self.kills[0][1]:
+                role, at = self.kills.pop(0)
+                pid = service.kill_role(role)
+                self.killed.append({"role": role, "at": at, "pid": pid})
+                self.echo(f"killed {role} (pid {pid}) at {now:.1f} s")
             for item in self.poll_sites(endpoints):
                 key = url_key(str(item.get("url", "")))
                 self.observed[key] = item
@@ -467,6 +481,7 @@ class ScenarioRun:
                 "dns": dict(sandbox.dns_queries),
             },
             "stats": stats,
+            "killed": list(self.killed),
         }
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.contrib.auth.models import User
 
 from takedown.actions import sites_act
-from takedown.cases.models import Event, Incident, Site, SiteState
+from takedown.cases.models import Event, Incident, Site, SiteState, Step, Work
 from takedown.cases.services import (
     ActionError,
     incident_add_sites,
@@ -63,16 +61,13 @@ def test_it_refuses_a_rejection_without_a_reason() -> None:
     assert Site.objects.get(pk=site.pk).state == SiteState.REPORTED
 
 
-def test_it_reopens_and_hands_the_site_to_locate(
-    django_capture_on_commit_callbacks: Any, monkeypatch: Any
-) -> None:
+def test_it_reopens_and_hands_the_site_to_locate() -> None:
     (site,) = make_sites(1, state=SiteState.REJECTED)
-    located: list[list[int]] = []
-    monkeypatch.setattr("takedown.cases.pipeline.sites_reported", located.append)
-    with django_capture_on_commit_callbacks(execute=True):
-        site_reopen(site=site, actor="bob", reason="it is phishing after all")
+    Work.objects.all().delete()
+    site_reopen(site=site, actor="bob", reason="it is phishing after all")
     assert Site.objects.get(pk=site.pk).state == SiteState.REPORTED
-    assert located == [[site.pk]]
+    # The locate step is due, written with the state.
+    assert list(Work.objects.values_list("step", "site_id")) == [(Step.LOCATE, site.pk)]
     assert Event.objects.get(kind="site.reopened").actor == "bob"
 
 
@@ -85,16 +80,12 @@ def test_it_makes_the_next_check_due_now_for_a_located_site() -> None:
     assert event.actor == "alice" and event.data == {"step": "check"}
 
 
-def test_it_locates_an_unresolvable_site_again_on_recheck(
-    django_capture_on_commit_callbacks: Any, monkeypatch: Any
-) -> None:
+def test_it_locates_an_unresolvable_site_again_on_recheck() -> None:
     (site,) = make_sites(1, state=SiteState.UNRESOLVABLE)
-    located: list[list[int]] = []
-    monkeypatch.setattr("takedown.cases.pipeline.sites_reported", located.append)
-    with django_capture_on_commit_callbacks(execute=True):
-        site_recheck(site=site, actor="alice")
+    Work.objects.all().delete()
+    site_recheck(site=site, actor="alice")
     assert Site.objects.get(pk=site.pk).state == SiteState.REPORTED
-    assert located == [[site.pk]]
+    assert list(Work.objects.values_list("step", "site_id")) == [(Step.LOCATE, site.pk)]
 
 
 def test_it_refuses_to_act_on_imported_history() -> None:

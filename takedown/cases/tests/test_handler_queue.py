@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 
 from takedown.cases.attention import Reason
-from takedown.cases.models import Site, SiteState
+from takedown.cases.models import Site, SiteState, Work
 from takedown.cases.services import site_transition, sites_create_bulk
 from takedown.handler_queue import handler_item_counts, handler_items
 from takedown.notices.models import (
@@ -31,6 +31,8 @@ def _site(url: str, *, historical: bool = False) -> Site:
         [{"url": url, "host": host, "registered_domain": host}], historical=historical
     )[url]
     site_transition(site, SiteState.UNRESOLVABLE)
+    # Its last locate retry is spent: no locate step is left to run.
+    Work.objects.filter(site=site).delete()
     return site
 
 

@@ -1,6 +1,6 @@
 """The issue's bad input, each against a real server on loopback: every case ends
 as a recorded outcome (unresolvable, or located with the failure noted), a retry
-is scheduled for failures, and the worker task returns normally."""
+is scheduled for failures, and the worker's step returns normally."""
 
 from __future__ import annotations
 
@@ -9,14 +9,12 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from huey.contrib.djhuey import HUEY
+from django.utils import timezone
 
-from takedown.cases import pipeline
-from takedown.cases.models import Event, EventKind, Site, SiteState
+from takedown.cases.models import Event, EventKind, Site, SiteState, Step, Work
 from takedown.cases.services import sites_create_bulk
 from takedown.locate.models import Location
 from takedown.locate.services import sites_locate
-from takedown.locate.tasks import locate_sites_task
 from takedown.locate.tests.servers import (
     DnsTestServer,
     LoopThread,
@@ -24,6 +22,7 @@ from takedown.locate.tests.servers import (
     bootstrap_docs,
     rdap_json,
 )
+from takedown.loop import run_round
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 
@@ -139,9 +138,7 @@ def world(settings: Any, loop_thread: LoopThread) -> Iterator[RegistryServer]:
     settings.WHOIS_SERVER = ("127.0.0.1", port)
     settings.REGISTRY_TIMEOUT = 1.0
     settings.DNS_TIMEOUT = 1.0
-    HUEY.storage.flush_all()
     yield server
-    HUEY.storage.flush_all()
     server.stop()
     dns.stop()
 
@@ -156,20 +153,18 @@ def failed_event(site: Site) -> Event:
     return Event.objects.filter(site=site, kind=EventKind.LOCATE_FAILED).latest("id")
 
 
-def test_each_bad_input_has_a_clear_outcome(
-    world: RegistryServer, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
-) -> None:
-    located: list[int] = []
-    monkeypatch.setattr(pipeline, "sites_located", located.extend)
+def test_each_bad_input_has_a_clear_outcome(world: RegistryServer) -> None:
     hosts = [*NAMES, "nosuch.test"]
     hosts.remove("loop2.test")
     by_host = sites(*hosts)
-    with django_capture_on_commit_callbacks(execute=True):
-        summary = locate_sites_task([s.pk for s in by_host.values()]).get()
-    assert summary is not None
-    assert sorted(located) == sorted(summary["located"])
+    # The worker finds every new site's locate step and runs them as one batch.
+    assert run_round(steps=[Step.LOCATE]) == len(by_host)
     for site in by_host.values():
         site.refresh_from_db()
+    located = {s.pk for s in by_host.values() if s.state == SiteState.LOCATED}
+    assert (
+        set(Work.objects.filter(step=Step.FIRST_CHECK).values_list("site_id", flat=True)) == located
+    )
 
     def reason(host: str) -> str:
         return failed_event(by_host[host]).message
@@ -213,10 +208,10 @@ def test_each_bad_input_has_a_clear_outcome(
     # One registry query per network, however the hosts were spread.
     assert world.hits["/good/ip/127.54.0.1"] + world.hits["/good/ip/127.54.0.99"] == 1
 
-    # Every failure has its retry waiting.
-    scheduled = [task.args[0] for task in HUEY.scheduled()]
-    retried = {pk for ids in scheduled for pk in ids}
-    assert retried == {by_host[h].pk for h in unresolvable}
+    # Every failure has its retry waiting, and nothing else is left to locate.
+    retries = Work.objects.filter(step=Step.LOCATE)
+    assert set(retries.values_list("site_id", flat=True)) == {by_host[h].pk for h in unresolvable}
+    assert all(w.due is not None and w.due > timezone.now() for w in retries)
     assert all(failed_event(by_host[h]).data["retry_at"] for h in unresolvable)
 
 

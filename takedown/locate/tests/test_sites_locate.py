@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from huey.contrib.djhuey import HUEY
 
-from takedown.cases import pipeline
-from takedown.cases.models import Event, EventKind, Site, SiteState
+from takedown.cases.models import Event, EventKind, Site, SiteState, Step, Work
 from takedown.cases.services import sites_create_bulk
 from takedown.intake.extract import normalise_url
 from takedown.locate.engine import clear_caches
 from takedown.locate.models import Location, Network, Organization, OrgRole, Resolution
 from takedown.locate.services import organization_edit, sites_locate
+from takedown.loop import run_pending
 from takedown.sandbox.core import Sandbox
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
@@ -28,22 +25,16 @@ def make_sites(*urls: str) -> list[Site]:
     return [by_url[normalise_url(u).url] for u in urls]
 
 
-@pytest.fixture
-def handoffs(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
-    # Monitoring is another step's business; here we only check the hand-off.
-    calls: list[list[int]] = []
-    monkeypatch.setattr(pipeline, "sites_located", lambda ids: calls.append(list(ids)))
-    return calls
+def first_checks() -> list[int]:
+    """Sites whose first check the locate step made due (the monitor's business)."""
+    return sorted(Work.objects.filter(step=Step.FIRST_CHECK).values_list("site_id", flat=True))
 
 
-def test_it_locates_reported_sites_and_writes_the_timeline(
-    sandbox_settings: Sandbox, handoffs: list[list[int]], django_capture_on_commit_callbacks: Any
-) -> None:
+def test_it_locates_reported_sites_and_writes_the_timeline(sandbox_settings: Sandbox) -> None:
     s1, b02 = make_sites("http://login.bank-a.example/jp/", "http://bank-e-verify.example/secure/")
-    with django_capture_on_commit_callbacks(execute=True):
-        summary = sites_locate([s1.pk, b02.pk])
+    summary = sites_locate([s1.pk, b02.pk])
     assert sorted(summary["located"]) == sorted([s1.pk, b02.pk])
-    assert handoffs == [summary["located"]]
+    assert first_checks() == sorted(summary["located"])
 
     s1.refresh_from_db()
     assert s1.state == SiteState.LOCATED
@@ -162,12 +153,11 @@ def test_it_leaves_sites_past_locating_alone(sandbox_settings: Sandbox) -> None:
     assert not Event.objects.filter(kind__startswith="locate.").exists()
 
 
-def test_intake_hands_sites_to_the_background_task(sandbox_settings: Sandbox) -> None:
-    # HUEY is immediate in tests: the task runs inline.
+def test_the_worker_locates_what_intake_reported(sandbox_settings: Sandbox) -> None:
     sites = make_sites("http://secure.card-b.example/login/", "http://bank-e-mypage.example/")
-    pipeline.sites_reported([s.pk for s in sites])
+    # No message: the worker finds the locate step written with the sites.
+    assert run_pending() >= 2
     for site in sites:
         site.refresh_from_db()
         assert site.state == SiteState.LOCATED
         assert site.organization is not None and site.organization.name == "Example Hosting B"
-    assert HUEY.immediate

@@ -130,3 +130,27 @@ def test_the_site_panel_shows_the_location(alice: Client, org: Organization) -> 
 
 def test_admin_lists_organisations(admin_client: Any, org: Organization) -> None:
     assert admin_client.get("/admin/locate/organization/").status_code == 200
+
+
+def test_an_edit_in_the_admin_is_pinned_and_on_the_timeline(
+    admin_client: Any, org: Organization
+) -> None:
+    url = f"/admin/locate/organization/{org.pk}/change/"
+    assert admin_client.get(url).status_code == 200
+    response = admin_client.post(
+        url,
+        {
+            "name": org.name,
+            "kind": "company",
+            "language": "ja",
+            "abuse_emails": '["abuse@corrected.example"]',
+            "country": "JP",
+        },
+    )
+    assert response.status_code == 302
+    org.refresh_from_db()
+    assert org.kind == "company" and org.abuse_emails == ["abuse@corrected.example"]
+    # Pinned against the next registry answer, and only the changed fields.
+    assert org.overrides == {"kind": "company", "abuse_emails": ["abuse@corrected.example"]}
+    event = Event.objects.get(organization=org, kind=EventKind.ORGANIZATION_EDITED)
+    assert event.actor == "admin" and set(event.data["changes"]) == {"kind", "abuse_emails"}

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from takedown.cases import pipeline
+from takedown.cases.models import SiteState, Step, Work
 from takedown.lib.fetch import FetchPolicy
 from takedown.monitor.tests.farm import Farm, LoopThread
 
@@ -61,20 +61,30 @@ def farm_settings(settings: Any, farm: Farm, tmp_path: Path) -> Any:
 
 
 class PipelineCalls:
-    """Records the monitor's hand-offs instead of running the notices step."""
+    """The work the monitor's records made due for the next steps (``Work`` rows).
 
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, int]] = []
+    Named after the hand-offs: ``site_seen_up`` (a located site's notice step),
+    ``site_revived`` (a revived site's notice step), ``site_confirmed_down``
+    (the closing step).  The steps themselves are not run here.
+    """
+
+    names = ("site_seen_up", "site_confirmed_down", "site_revived")
 
     def of(self, name: str) -> list[int]:
-        return [site_id for fn, site_id in self.calls if fn == name]
+        rows = Work.objects.filter(
+            step=Step.CLOSE if name == "site_confirmed_down" else Step.NOTICE_PLAN
+        )
+        if name == "site_seen_up":
+            rows = rows.exclude(site__state=SiteState.REVIVED)
+        elif name == "site_revived":
+            rows = rows.filter(site__state=SiteState.REVIVED)
+        return [pk for pk in rows.order_by("pk").values_list("site_id", flat=True) if pk]
+
+    @property
+    def calls(self) -> list[tuple[str, int]]:
+        return [(name, pk) for name in self.names for pk in self.of(name)]
 
 
 @pytest.fixture
-def handoffs(monkeypatch: pytest.MonkeyPatch) -> PipelineCalls:
-    calls = PipelineCalls()
-    for name in ("site_seen_up", "site_confirmed_down", "site_revived"):
-        monkeypatch.setattr(
-            pipeline, name, lambda site_id, _n=name: calls.calls.append((_n, site_id))
-        )
-    return calls
+def handoffs() -> PipelineCalls:
+    return PipelineCalls()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from takedown.cases.models import Event, EventKind, Site, SiteState
+from takedown.cases.models import Event, EventKind, Site, SiteState, Step
 from takedown.cases.services import sites_create_bulk
 from takedown.monitor import services
 from takedown.monitor.models import Check, Evidence, Watch
@@ -436,15 +436,16 @@ def test_it_checks_down_sites_less_often_as_time_passes(settings: Any) -> None:
 
 
 def test_it_schedules_the_first_check_when_locate_hands_sites_over() -> None:
-    from takedown.cases import pipeline
     from takedown.cases.services import site_transition, sites_create_bulk
+    from takedown.loop import run_round
 
     url = f"http://login.{ZONE}/handed-over"
     site = sites_create_bulk([{"url": url, "host": f"login.{ZONE}", "registered_domain": ZONE}])[
         url
     ]
     site_transition(site, SiteState.LOCATED, kind=EventKind.LOCATE_DONE)
-    pipeline.sites_located([site.pk])
+    # The worker finds the first-check step written with the state.
+    assert run_round(steps=[Step.FIRST_CHECK]) == 1
     site.refresh_from_db()
     assert site.next_check is not None and site.next_check <= timezone.now()
     assert [t.site_id for t in services.checks_claim(10)] == [site.pk]

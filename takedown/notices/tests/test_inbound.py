@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from takedown.cases.models import Event, EventKind
+from takedown.cases.models import Event, EventKind, Step
 from takedown.intake.models import Report
+from takedown.loop import run_round
 from takedown.notices.models import BadAddress, InboundKind, InboundMessage, Notice, NoticeState
 from takedown.notices.services import mail_tick, notice_plan_site
 from takedown.notices.tests.conftest import SmtpSink, make_org, make_site, send_raw
@@ -167,6 +168,7 @@ def test_it_takes_a_new_report_from_a_reporter_we_acknowledged(
         return msg.as_bytes()
 
     send_raw(listener, report("hxxp://first.bank-a-phish[.]example/"))
+    run_round(steps=[Step.ACK])  # the worker acknowledges the stored report
     mail_tick()
     # The reporter got an acknowledgement, so it is now someone we wrote to.
     assert any("soc@bank-a.example" in m.rcpt_tos for m in smtp.messages)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import signal
@@ -46,6 +47,15 @@ class Command(BaseCommand):
         run.add_argument("scenario")
         run.add_argument("--json", dest="json_out", default="", help="write the result JSON here")
         run.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+        run.add_argument(
+            "--kill",
+            action="append",
+            default=[],
+            type=_kill_at,
+            metavar="ROLE@SECONDS",
+            help="SIGKILL a role of the service at that time of the run (repeatable), "
+            "e.g. worker@8: the scenario must end the same",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         try:
@@ -113,7 +123,9 @@ class Command(BaseCommand):
     def run(self, scenario: Any, opts: dict[str, Any]) -> None:
         from takedown.sandbox.runner import RunError, ScenarioRun, summary
 
-        runner = ScenarioRun(scenario, keep=opts["keep"], echo=lambda m: self.stderr.write(m))
+        runner = ScenarioRun(
+            scenario, keep=opts["keep"], echo=lambda m: self.stderr.write(m), kills=opts["kill"]
+        )
 
         def interrupted(signum: int, frame: Any) -> None:
             # Unwind through the runner's clean-up (service, sandbox, temp files).
@@ -131,3 +143,18 @@ class Command(BaseCommand):
                 json.dumps(result, indent=2, ensure_ascii=False) + "\n"
             )
         self.stdout.write(summary(result))
+
+
+def _kill_at(value: str) -> tuple[str, float]:
+    from takedown.sandbox.runner import ROLES
+
+    role, _, at = value.partition("@")
+    try:
+        seconds = float(at)
+    except ValueError:
+        seconds = -1.0
+    if role not in ROLES or seconds < 0:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: expected ROLE@SECONDS with ROLE one of {', '.join(ROLES)}"
+        )
+    return role, seconds

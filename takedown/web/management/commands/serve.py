@@ -1,19 +1,32 @@
 """``takedown serve``: the whole service on one machine, in one command.
 
 It starts one child process per role (web, worker, inbound mail, monitor)
-with the same settings and supervises them: Ctrl-C or SIGTERM stops all of
-them cleanly, and if one dies the others are stopped too, so a half-running
-service never goes unnoticed.  Production runs the same roles as separate
-services (see docs/deployment.md).
+with the same settings and supervises them:
+
+1. Children cannot outlive it (``takedown.lib.supervise``): even a SIGKILL of
+   ``serve`` stops every role, so the next ``serve`` starts on free ports.
+2. A role that exits unexpectedly is started again after a short pause that
+   doubles while it keeps failing (1 s up to 30 s).  Every step of the loop
+   finds its work in the database, so a restarted role carries on where the
+   dead one stopped.  A role that keeps failing within seconds of its start
+   (a bad setting, a port taken) ends the service with its status, so a crash
+   loop never goes unnoticed.
+3. Ctrl-C or SIGTERM stops every role cleanly (SIGTERM, then SIGKILL after
+   15 s) and exits 0.
+
+Production runs the same roles as separate services (see docs/deployment.md).
 """
 
 from __future__ import annotations
 
+import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -21,16 +34,36 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from takedown.lib.supervise import ENV_FD, die_with_parent
+
+# A role that dies sooner than this after its start counts as failing to start.
+QUICK_EXIT = 10.0
+GIVE_UP_AFTER = 5
+RESTART_MAX = 30.0
+STOP_GRACE = 15.0
+
 
 def role_commands(host: str, port: int) -> dict[str, list[str]]:
     base = [sys.executable, "-m", "takedown.cli"]
     return {
         "web": [*base, "web", "--host", host, "--port", str(port)],
-        "worker": [*base, "run_huey", "--quiet"],
+        "worker": [*base, "worker"],
         "mail": [*base, "mail"],
         # The monitor also takes the evidence screenshots in a thread of its own.
         "monitor": [*base, "monitor"],
     }
+
+
+@dataclass
+class Role:
+    name: str
+    cmd: list[str]
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    quick_failures: int = 0
+    restart_at: float | None = None
+    delay: float = 1.0
+    statuses: list[int] = field(default_factory=list)
 
 
 class Command(BaseCommand):
@@ -68,11 +101,11 @@ class Command(BaseCommand):
         if not opts["no_migrate"]:
             call_command("migrate", interactive=False, verbosity=0)
         self.ensure_admin()
-        roles = role_commands(opts["host"], opts["port"])
+        commands = role_commands(opts["host"], opts["port"])
         if opts["only"]:
             wanted = {r.strip() for r in opts["only"].split(",")}
-            roles = {k: v for k, v in roles.items() if k in wanted}
-        children: dict[str, subprocess.Popen[bytes]] = {}
+            commands = {k: v for k, v in commands.items() if k in wanted}
+        roles = [Role(name, cmd) for name, cmd in commands.items()]
         stopping = False
 
         def stop(signum: int, frame: Any) -> None:
@@ -81,39 +114,77 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
-        for name, cmd in roles.items():
-            # Children ignore SIGINT from the terminal: this supervisor decides
-            # when and how they stop, so Ctrl-C gives one orderly shutdown.
-            children[name] = subprocess.Popen(cmd, start_new_session=True)
+        if "web" in commands:
+            # Roles of a supervisor that was just killed may still be ending.
+            wait_for_free_port(opts["host"], opts["port"], timeout=STOP_GRACE)
+        # The children watch this pipe's read end; its write end closes only
+        # when this process is gone (docs/architecture.md, "Processes").
+        watch_fd, self._keep_fd = os.pipe()
+        for role in roles:
+            self.start(role, watch_fd)
         self.stdout.write(
             f"Takedown is running on http://{opts['host']}:{opts['port']}/ "
-            f"({', '.join(children)}). Press Ctrl-C to stop."
+            f"({', '.join(r.name for r in roles)}). Press Ctrl-C to stop."
         )
         self.stdout.flush()
         failed = ""
-        while not stopping:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    failed = f"{name} exited with status {child.returncode}"
-                    stopping = True
+        while not stopping and not failed:
+            now = time.monotonic()
+            for role in roles:
+                if role.restart_at is not None:
+                    if now >= role.restart_at:
+                        self.start(role, watch_fd)
+                    continue
+                assert role.proc is not None
+                status = role.proc.poll()
+                if status is None:
+                    continue
+                failed = self.exited(role, status, now)
+                if failed:
                     break
             time.sleep(0.2)
-        self.stdout.write("Stopping " + ", ".join(children) + " ...")
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for child in children.values():
-            remaining = max(0.1, deadline - time.monotonic())
-            try:
-                child.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        self.stdout.write("Stopping " + ", ".join(r.name for r in roles) + " ...")
+        self.stdout.flush()
+        stop_all([r.proc for r in roles if r.proc is not None])
         if failed:
             self.stderr.write(f"takedown serve: {failed}")
             raise SystemExit(1)
         self.stdout.write("Stopped.")
+
+    def start(self, role: Role, watch_fd: int) -> None:
+        # Children ignore the terminal's Ctrl-C (their own session): this
+        # supervisor decides when and how they stop, in one orderly shutdown.
+        role.proc = subprocess.Popen(
+            role.cmd,
+            start_new_session=True,
+            pass_fds=(watch_fd,),
+            env={**os.environ, ENV_FD: str(watch_fd)},
+            # preexec_fn is safe here: the supervisor runs no threads.
+            preexec_fn=die_with_parent(),
+        )
+        role.started = time.monotonic()
+        role.restart_at = None
+
+    def exited(self, role: Role, status: int, now: float) -> str:
+        """A role ended on its own: schedule its restart, or say why the service stops."""
+        role.proc = None
+        if now - role.started < QUICK_EXIT:
+            role.quick_failures += 1
+        else:
+            role.quick_failures, role.delay = 0, 1.0
+        if role.quick_failures >= GIVE_UP_AFTER:
+            return (
+                f"{role.name} exited with status {status} "
+                f"{role.quick_failures} times within {QUICK_EXIT:g} s of starting"
+            )
+        self.stderr.write(
+            f"takedown serve: {role.name} exited with status {status}; "
+            f"starting it again in {role.delay:g} s"
+        )
+        self.stderr.flush()
+        role.restart_at = now + role.delay
+        role.delay = min(role.delay * 2, RESTART_MAX)
+        return ""
 
     def demo(self, opts: dict[str, Any]) -> None:
         from takedown.sandbox.demo import run_demo
@@ -151,3 +222,28 @@ class Command(BaseCommand):
             f"Created the first admin account: user 'admin', password '{password}'. "
             "Change it after logging in."
         )
+
+
+def stop_all(procs: list[subprocess.Popen[bytes]], *, grace: float = STOP_GRACE) -> None:
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def wait_for_free_port(host: str, port: int, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((host, port))
+                return
+            except OSError:
+                time.sleep(0.2)
