@@ -188,9 +188,19 @@ def _back(request: HttpRequest, default: str) -> HttpResponse:
 
 
 def _notice_by_token(text: str) -> Notice | None:
-    """``TKD#N12``, ``N12`` or ``12``: the notice a handler names."""
-    digits = text.strip().upper().removeprefix("TKD#").removeprefix("N").strip()
-    return Notice.objects.filter(pk=int(digits)).first() if digits.isdigit() else None
+    """``TKD#N12-<tag>``, ``TKD#N12``, ``N12`` or ``12``: the notice a handler names.
+
+    A handler is trusted to name any notice by its number; a tag, when given
+    (as copied from a subject line), must be the notice's own.
+    """
+    digits, _sep, tag = text.strip().upper().removeprefix("TKD#").removeprefix("N").partition("-")
+    digits = digits.strip()
+    if not digits.isdigit():
+        return None
+    notice = Notice.objects.filter(pk=int(digits)).first()
+    if notice is not None and tag and tag.strip().lower() != notice.token_tag.lower():
+        return None
+    return notice
 
 
 def _attempt(request: HttpRequest, target: str, act: Any, success: Any) -> HttpResponse:

@@ -53,7 +53,9 @@ def event_sentence(event: Event) -> str:
         "org": str(event.organization) if event.organization_id else _("the administrator"),
         "state": _state(event.to_state),
         "report": f"TKD-R{d.get('report') or event.report_id or ''}",
-        "token": f"TKD#N{d.get('thread') or d.get('notice') or ''}",
+        # The thread's token as its mail carries it (with its random tag);
+        # events from before tags only have the number.
+        "token": d.get("token") or f"TKD#N{d.get('thread') or d.get('notice') or ''}",
     }
     kind = event.kind
     if kind == "site.assigned":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -18,8 +19,10 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Group, User
+from django.db import connections
 
-from takedown.cases.models import Event, Site, SiteState
+from takedown.cases.models import Event, Site, SiteState, Step
+from takedown.loop import run_round
 from takedown.monitor.screenshot import CHROMIUM_ARGS
 from takedown.sandbox.testing import django_settings
 
@@ -77,6 +80,17 @@ def _login(browser: Any, server: str, name: str, *, locale: str = "en-US") -> An
     return page
 
 
+def _in_thread(fn: Any, **kwargs: Any) -> Any:
+    def call() -> Any:
+        try:
+            return fn(**kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(call).result()
+
+
 def _messages(page: Any) -> str:
     return " ".join(page.locator("p.msg").all_inner_texts())
 
@@ -108,6 +122,11 @@ def test_it_takes_a_handler_from_report_to_notice_reply_and_bulk_action(
     page.wait_for_url(re.compile(r".*/reports/\d+/$"))
     first = Site.objects.get(host="login.flow-bank.example")
     other = Site.objects.get(host="other.flow-bank.example")
+    # No worker runs in this test: run the locate step as one would, and only
+    # that step, so the notice below is the handler's click, not the loop's.
+    # In a thread of its own, as the locate step runs asyncio and Playwright's
+    # sync API holds an event loop in this one.
+    assert _in_thread(run_round, steps=[Step.LOCATE]) >= 1
 
     # 2. The site page shows it located, in words.
     page.goto(f"{server}/sites/{first.pk}/")
