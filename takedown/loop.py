@@ -39,7 +39,8 @@ from takedown.cases.work import steps_due, work_claim, work_extend, work_fail, w
 from takedown.lib.failpoints import failpoint
 from takedown.locate.services import sites_locate
 from takedown.monitor.services import sites_schedule
-from takedown.notices.services import notice_plan_site, reporter_ack, site_close
+from takedown.notices.planning import notice_plan_site
+from takedown.notices.reporters import reporter_ack, site_close
 
 log = logging.getLogger(__name__)
 

@@ -268,6 +268,9 @@ EMAIL_USE_SSL = bool(_smtp["ssl"])
 EMAIL_USE_TLS = bool(_smtp["starttls"])
 EMAIL_TIMEOUT = env_int("TAKEDOWN_SMTP_TIMEOUT", 30, minimum=1)
 INBOUND_LMTP = env_bool("TAKEDOWN_INBOUND_LMTP", False)
+# A stored message still unprocessed this long after it arrived was left by a
+# process that died: the mail loop processes it.
+INBOUND_PENDING_AFTER = env_float("TAKEDOWN_INBOUND_PENDING_AFTER", 120.0, minimum=1.0)
 # IMAP poller for teams that only have a mailbox: imaps://user:pass@host:993/INBOX
 IMAP_URL = env_secret("TAKEDOWN_IMAP_URL")
 IMAP_INTERVAL = env_float("TAKEDOWN_IMAP_INTERVAL", 60.0, minimum=1.0)

@@ -93,11 +93,14 @@ class EventKind(models.TextChoices):
     ORGANIZATION_EDITED = "organization.edited", _("organisation edited")
     ORGANIZATION_RESET = "organization.reset", _("organisation reset to registry data")
     # Notices to the responsible organisations.
+    NOTICE_QUEUED = "notice.queued", _("message composed")
+    NOTICE_CANCELLED = "notice.cancelled", _("message cancelled")
     NOTICE_SENT = "notice.sent", _("notice sent")
     NOTICE_FAILED = "notice.failed", _("notice could not be sent")
     NOTICE_NO_CONTACT = "notice.no_contact", _("no contact address left")
     NOTICE_ESCALATED = "notice.escalated", _("escalated")
     NOTICE_ESCALATION_FAILED = "notice.escalation_failed", _("escalation could not be sent")
+    NOTICE_STILL_UP = "notice.still_up", _("still up after the last escalation")
     NOTICE_REPLIED = "notice.replied", _("reply received")
     NOTICE_AUTO_REPLY = "notice.auto_reply", _("automatic reply received")
     NOTICE_BOUNCED = "notice.bounced", _("notice bounced")
@@ -107,6 +110,7 @@ class EventKind(models.TextChoices):
     NOTICE_ADDRESS_ALLOWED = "notice.address_allowed", _("bounced address allowed again")
     NOTICE_REQUESTED = "notice.requested", _("notice asked for by a handler")
     NOTICE_ANSWERED = "notice.answered", _("answer sent by a handler")
+    NOTICE_ANSWER_SENT = "notice.answer_sent", _("a handler's answer left")
     # Inbound mail a handler dealt with.
     INBOUND_LINKED = "inbound.linked", _("mail linked to a notice")
     INBOUND_HANDLED = "inbound.handled", _("mail marked handled")
@@ -118,6 +122,15 @@ class EventKind(models.TextChoices):
     REPORTER_AUTO_REPLY = "reporter.auto_reply", _("automatic reply from the reporter")
     REPORTER_BOUNCED = "reporter.bounced", _("message to the reporter bounced")
     REPORTER_CLASSIFIED = "reporter.classified", _("reporter classified")
+    REPORTER_CLOSED_WITHDRAWN = (
+        "reporter.closed_withdrawn",
+        _("closure message withdrawn: the site is up again"),
+    )
+    # Inbound mail, as the automation sorted it.
+    INBOUND_ROUTED = "inbound.routed", _("mail sorted")
+    INBOUND_FAILED = "inbound.failed", _("mail that could not be processed")
+    # The national CSIRTs escalations go to (takedown/notices).
+    CSIRT_EDITED = "csirt.edited", _("national CSIRT contact edited")
     # Accounts and API tokens (takedown/web).
     USER_CREATED = "user.created", _("account created")
     USER_ROLE = "user.role", _("role changed")

@@ -2,10 +2,11 @@
 
 Each function is one action of the handler's workbench, called by the web
 views, the JSON API and the CLI alike; each writes its timeline event with
-the acting user as ``actor``.  The automatic loop lives in
-``takedown.notices.services``; these functions reuse its composing and
-routing steps so a message a handler sends is built, threaded, queued and
-recorded exactly like one the loop sends.
+the acting user as ``actor``.  The automatic loop lives in the other
+modules of ``takedown.notices`` (docs/notices.md); these functions reuse its
+composing and routing steps so a message a handler sends is built, threaded,
+queued and recorded exactly like one the loop sends, and change states only
+through ``services.notice_transition`` / ``services.inbound_transition``.
 
 1. ``sites_notify_now``: notify the sites' organisations now (a collecting
    notice is sent without waiting for its batching window; otherwise a new
@@ -34,9 +35,12 @@ from django.utils import timezone
 from takedown.cases.models import Event, EventKind, Site
 from takedown.cases.services import ActionError, event_record
 from takedown.notices.classify import classify_message
-from takedown.notices.compose import org_language, outbox_enqueue
+from takedown.notices.compose import org_language
 from takedown.notices.contacts import clean_addresses
+from takedown.notices.inbound import reply_record, to_intake
 from takedown.notices.models import (
+    NOTICEABLE,
+    STILL_UP,
     InboundKind,
     InboundMessage,
     Notice,
@@ -44,14 +48,9 @@ from takedown.notices.models import (
     NoticeSite,
     NoticeState,
 )
-from takedown.notices.services import (
-    NOTICEABLE,
-    STILL_UP,
-    _compose_org_notice,
-    _notice_create_once,
-    _reply_events,
-    _to_intake,
-)
+from takedown.notices.outbox import outbox_enqueue
+from takedown.notices.planning import compose_org_notice
+from takedown.notices.services import inbound_transition, notice_create_once
 
 # States in which a handler may have a site's organisation told now.
 NOTIFIABLE = NOTICEABLE | STILL_UP
@@ -164,7 +163,7 @@ def _notify_group(sites: list[Site], *, actor: str, chosen: list[str] | None) ->
     thread = _latest_thread(sites[0])
     key = f"handler:{org.pk if org else 0}:{','.join(str(s.pk) for s in sites)}:{_decision(sites)}"
     with transaction.atomic():
-        notice = _notice_create_once(
+        notice = notice_create_once(
             sites,
             kind=NoticeKind.RESEND if thread is not None else NoticeKind.INITIAL,
             organization=org,
@@ -175,7 +174,7 @@ def _notify_group(sites: list[Site], *, actor: str, chosen: list[str] | None) ->
         if notice is None:
             raise ActionError("this request was already made; the notice is on its way")
         _requested(sites, org, actor, {"notice": notice.pk, "to": chosen or []})
-        _compose_org_notice(notice, sites, to=chosen, threaded=thread is not None)
+        compose_org_notice(notice, sites, to=chosen, threaded=thread is not None)
     notice.refresh_from_db()
     return notice
 
@@ -194,7 +193,7 @@ def notice_resend(*, notice: Notice, actor: str, recipients: Iterable[str] | Non
         raise ActionError(f"{notice.token} has no address to send to: choose the recipients")
     key = f"handler-resend:{root.pk}:{','.join(sorted(to))}:{_decision(sites)}"
     with transaction.atomic():
-        resend = _notice_create_once(
+        resend = notice_create_once(
             sites,
             kind=NoticeKind.RESEND,
             organization=root.organization,
@@ -207,7 +206,7 @@ def notice_resend(*, notice: Notice, actor: str, recipients: Iterable[str] | Non
         _requested(
             sites, root.organization, actor, {"notice": resend.pk, "resend_of": notice.pk, "to": to}
         )
-        _compose_org_notice(resend, sites, to=to, threaded=True)
+        compose_org_notice(resend, sites, to=to, threaded=True)
     resend.refresh_from_db()
     return resend
 
@@ -226,23 +225,30 @@ def inbound_link(*, inbound: InboundMessage, notice: Notice, actor: str) -> Inbo
         raise ActionError(f"{notice.token} was never sent: a message cannot answer it")
     if inbound.notice_id == notice.pk:
         raise ActionError(f"the message is already linked to {notice.token}")
+    sites = list(notice.root.sites.all())
+    reason = f"linked to {notice.token} by {actor}"
+    details = {**(inbound.details or {}), "matched_by": f"handler {actor}"}
     with transaction.atomic():
-        inbound.notice = notice
-        if inbound.kind not in {InboundKind.AUTO_REPLY, InboundKind.BOUNCE}:
-            inbound.kind = InboundKind.REPLY
-        inbound.reason = f"linked to {notice.token} by {actor}"[:2000]
-        inbound.details = {**(inbound.details or {}), "matched_by": f"handler {actor}"}
-        inbound.handled_by = actor[:150]
-        inbound.save(update_fields=["notice", "kind", "reason", "details", "handled_by"])
-        _reply_events(notice, inbound, human=inbound.kind == InboundKind.REPLY)
-        for site in notice.root.sites.all():
-            event_record(
-                kind=EventKind.INBOUND_LINKED,
-                site=site,
-                organization=notice.organization,
-                actor=actor,
-                data={"inbound": inbound.pk, "notice": notice.pk},
+        if inbound.kind in {InboundKind.AUTO_REPLY, InboundKind.BOUNCE}:
+            # Sorted right, only not placed: it keeps its kind and gets its notice.
+            InboundMessage.objects.filter(pk=inbound.pk).update(
+                notice=notice, reason=reason, details=details, handled_by=actor[:150]
             )
+            inbound.notice, inbound.reason, inbound.details = notice, reason, details
+            inbound.handled_by = actor[:150]
+            _inbound_event(inbound, EventKind.INBOUND_LINKED, actor)
+        elif not inbound_transition(
+            inbound,
+            InboundKind.REPLY,
+            reason=reason,
+            kind=EventKind.INBOUND_LINKED,
+            actor=actor,
+            notice=notice,
+            fields={"details": details, "handled_by": actor[:150]},
+            sites=sites,
+        ):
+            raise ActionError(f"a message sorted as {inbound.kind} cannot be linked as a reply")
+        reply_record(notice, inbound, human=inbound.kind == InboundKind.REPLY)
     return inbound
 
 
@@ -281,17 +287,17 @@ def inbound_to_report(*, inbound: InboundMessage, actor: str) -> InboundMessage:
         raise ActionError(f"the message is already report TKD-R{inbound.report_id}")
     raw = bytes(inbound.raw)
     with transaction.atomic():
-        _to_intake(inbound, raw, classify_message(raw))
-        inbound.handled_by = actor[:150]
-        inbound.processed = inbound.processed or timezone.now()
-        inbound.save()
-        event_record(
+        routed = to_intake(inbound, raw, classify_message(raw))
+        if not inbound_transition(
+            inbound,
+            InboundKind.REPORT,
+            reason=routed.reason,
             kind=EventKind.INBOUND_TO_REPORT,
-            report=inbound.report,
             actor=actor,
-            message=inbound.reason,
-            data={"inbound": inbound.pk},
-        )
+            report=routed.report,
+            fields={"handled_by": actor[:150]},
+        ):
+            raise ActionError(f"a message sorted as {inbound.kind} cannot be made a report")
     return inbound
 
 

@@ -17,12 +17,25 @@ class BadAddressAdmin(admin.ModelAdmin):
     raw_id_fields = ["organization", "inbound"]
 
 
+# States change only through the services (services.notice_transition,
+# services.inbound_transition), which write the timeline: the admin shows them.
+
+
 @admin.register(Notice)
 class NoticeAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "state", "organization", "reporter", "sent_at"]
-    list_filter = ["kind", "state"]
+    list_display = ["id", "kind", "state", "rung", "organization", "reporter", "sent_at"]
+    list_filter = ["kind", "state", "rung", "stalled"]
     raw_id_fields = ["organization", "reporter", "report", "parent"]
-    readonly_fields = ["idempotency_key", "message_id", "body", "xarf"]
+    readonly_fields = [
+        "state",
+        "rung",
+        "stalled",
+        "stalled_at",
+        "idempotency_key",
+        "message_id",
+        "body",
+        "xarf",
+    ]
 
 
 @admin.register(OutboxMessage)
@@ -30,6 +43,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
     list_display = ["id", "notice", "state", "attempts", "next_attempt", "sent_at"]
     list_filter = ["state"]
     exclude = ["raw"]
+    readonly_fields = ["state"]
     raw_id_fields = ["notice"]
 
 
@@ -38,4 +52,5 @@ class InboundMessageAdmin(admin.ModelAdmin):
     list_display = ["id", "received", "kind", "from_header", "subject"]
     list_filter = ["kind", "source"]
     exclude = ["raw"]
+    readonly_fields = ["kind", "handled_by"]
     raw_id_fields = ["notice", "report"]

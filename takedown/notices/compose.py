@@ -1,4 +1,4 @@
-"""Turn a Notice into subject, text, X-ARF and the bytes to send.
+"""Turn a Notice into its subject, text and X-ARF attachment.
 
 Mail text comes from per-language Django templates in
 ``notices/mail/<name>.<lang>.txt``; a Japanese notice carries the English
@@ -19,8 +19,7 @@ from django.utils import timezone
 
 from takedown.cases.models import Event, Site, SiteKind
 from takedown.lib.defang import defang
-from takedown.notices.mime import Attachment, Outgoing, build_message, gpg_signer, new_message_id
-from takedown.notices.models import Notice, NoticeKind, NoticeSite, NoticeState, OutboxMessage
+from takedown.notices.models import Notice, NoticeKind, NoticeSite
 from takedown.notices.xarf import xarf_errors, xarf_report
 
 log = logging.getLogger(__name__)
@@ -33,13 +32,11 @@ ROLE_LABEL = {
     "en": {
         "registrar": "the registrar of the domain",
         "cdn": "the CDN in front of the site",
-        "upstream": "the upstream network",
         "csirt": "the national CSIRT",
     },
     "ja": {
         "registrar": "ドメインのレジストラ",
         "cdn": "サイトの前段の CDN",
-        "upstream": "上流ネットワーク",
         "csirt": "ナショナル CSIRT",
     },
 }
@@ -266,69 +263,3 @@ def xarf_attachment(notice: Notice, sites: list[Site]) -> tuple[list[dict[str, A
         reports.append(report)
     payload = reports[0] if len(reports) == 1 else reports
     return reports, json.dumps(payload, indent=2, ensure_ascii=False).encode()
-
-
-def _signer() -> Any:
-    if not settings.NOTICE_GPG_KEY:
-        return None
-    return gpg_signer(
-        home=settings.NOTICE_GPG_HOME,
-        key=settings.NOTICE_GPG_KEY,
-        passphrase=settings.NOTICE_GPG_PASSPHRASE,
-    )
-
-
-def thread_message_ids(notice: Notice) -> list[str]:
-    root = notice.root
-    ids = [root.message_id] if root.message_id else []
-    ids += list(
-        Notice.objects.filter(parent=root, sent_at__isnull=False)
-        .exclude(pk=notice.pk)
-        .order_by("sent_at", "pk")
-        .values_list("message_id", flat=True)
-    )
-    return [i for i in ids if i]
-
-
-def outbox_enqueue(
-    notice: Notice,
-    *,
-    subject: str,
-    body: str,
-    to: list[str],
-    cc: list[str] | None = None,
-    attachments: list[Attachment] | None = None,
-    threaded: bool = False,
-) -> OutboxMessage:
-    """Build the message once and queue it; the notice becomes ``queued``."""
-    message_id = new_message_id(f"tkd.n{notice.pk}", settings.NOTICE_FROM)
-    references = thread_message_ids(notice) if threaded else []
-    extra = {"Cc": ", ".join(cc)} if cc else {}
-    extra["X-Takedown-Token"] = notice.token
-    out = Outgoing(
-        from_addr=settings.NOTICE_FROM,
-        from_name=settings.TEAM_NAME,
-        to=to,
-        subject=subject,
-        text=body,
-        message_id=message_id,
-        date=timezone.now(),
-        in_reply_to=references[-1] if references else "",
-        references=references,
-        attachments=attachments or [],
-        extra_headers=extra,
-    )
-    raw = build_message(out, gpg_sign=_signer())
-    notice.subject = subject
-    notice.body = body
-    notice.recipients = to + (cc or [])
-    notice.message_id = message_id
-    notice.state = NoticeState.QUEUED
-    notice.save(update_fields=["subject", "body", "recipients", "message_id", "state"])
-    return OutboxMessage.objects.create(
-        notice=notice,
-        from_addr=settings.NOTICE_FROM,
-        to=to + (cc or []),
-        message_id=message_id,
-        raw=raw,
-    )

@@ -1,18 +1,20 @@
-"""Who a notice goes to.
+"""Who a notice goes to: the organisation's contacts, then each rung of the ladder.
 
 Addresses come only from the organisation directory (registry data found by
-the locate step, or a handler's edits) and from the shipped CSIRT table,
-never from the body or headers of an inbound mail.  An address that bounced
-for an organisation is skipped until a handler allows it again.
+the locate step, or a handler's edits) and from the CSIRT table an operator
+enables, never from the body or headers of an inbound mail.  An address that
+bounced is skipped until a handler allows it again (for the organisation, or
+everywhere for registrars, CDNs and CSIRTs).
 
-Contacts are tried in tiers; the first tier with a usable address wins:
-1. the organisation's abuse addresses;
-2. its other registry contacts (technical, administrative) when the locate
-   step recorded them;
-3. the abuse addresses of its upstream network, when known.
-Escalation (after the last follow-up) adds the registrar of each site's
-domain, the CDN in front of it, the upstream network, and the national CSIRT
-of the hosting country.
+The organisation's own contacts are tried in tiers; the first tier with a
+usable address wins:
+1. its abuse addresses;
+2. its other registry contacts (technical, administrative), which the locate
+   step records in ``Organization.contact_emails``.
+
+After the organisation (``models.LADDER``): the registrar of each site's
+domain, the CDN in front of the site (when it is not the organisation
+itself), and the national CSIRT of the hosting country.
 """
 
 from __future__ import annotations
@@ -24,12 +26,11 @@ from typing import Any
 from django.conf import settings
 from django.db.models import Prefetch, prefetch_related_objects
 
-from takedown.locate.models import Location
-from takedown.notices.models import BadAddress, CountryCSIRT
+from takedown.cases.models import Site
+from takedown.locate.models import DomainRecord, Location, Organization
+from takedown.notices.models import BadAddress, CountryCSIRT, Rung
 
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?$")
-# Organisation attributes the locate step may fill with non-abuse contacts.
-_OTHER_CONTACT_FIELDS = ("contact_emails", "tech_emails", "admin_emails", "noc_emails")
 
 
 def clean_addresses(values: Iterable[Any]) -> list[str]:
@@ -43,43 +44,23 @@ def clean_addresses(values: Iterable[Any]) -> list[str]:
     return out
 
 
-def blocked_addresses(org: Any) -> set[str]:
-    return BadAddress.blocked_for(org)
-
-
 def _own_addresses() -> set[str]:
     return {settings.NOTICE_FROM.lower(), settings.TEAM_EMAIL.lower()}
 
 
-def _field(obj: Any, name: str) -> list[str]:
-    value = getattr(obj, name, None)
-    if isinstance(value, str):
-        value = [value]
-    return clean_addresses(value or [])
-
-
-def contact_tiers(org: Any) -> list[tuple[str, list[str]]]:
+def contact_tiers(org: Organization | None) -> list[tuple[str, list[str]]]:
     """The organisation's contacts in the order they are tried, with a label."""
-    tiers: list[tuple[str, list[str]]] = [("abuse", _field(org, "abuse_emails"))]
-    other: list[str] = []
-    for name in _OTHER_CONTACT_FIELDS:
-        other += [a for a in _field(org, name) if a not in other]
-    contacts = getattr(org, "contacts", None)
-    if isinstance(contacts, list):
-        # Addresses, or {"role": ..., "email": ...} records (registry entities).
-        for entry in contacts:
-            value = entry.get("email") if isinstance(entry, dict) else entry
-            other += [a for a in clean_addresses([value]) if a not in other]
-    tiers.append(("contact", other))
-    upstream = getattr(org, "upstream", None)
-    if upstream is not None and upstream != org:
-        tiers.append(("upstream", _field(upstream, "abuse_emails")))
-    return tiers
+    if org is None:
+        return []
+    return [
+        ("abuse", clean_addresses(org.abuse_emails or [])),
+        ("contact", clean_addresses(org.contact_emails or [])),
+    ]
 
 
-def recipients_for(org: Any) -> tuple[str, list[str]]:
+def recipients_for(org: Organization | None) -> tuple[str, list[str]]:
     """The first tier of usable addresses: ``(tier label, addresses)``."""
-    skip = blocked_addresses(org) | _own_addresses()
+    skip = BadAddress.blocked_for(org) | _own_addresses()
     for label, addresses in contact_tiers(org):
         usable = [a for a in addresses if a not in skip]
         if usable:
@@ -87,55 +68,74 @@ def recipients_for(org: Any) -> tuple[str, list[str]]:
     return "", []
 
 
-def _registrar_abuse(domains: list[str]) -> list[str]:
-    """The registrars' abuse addresses the locate step recorded for these domains."""
-    try:
-        from takedown.locate.models import DomainRecord
-    except ImportError:  # an older locate step without domain records
-        return []
-    out: list[str] = []
-    for record in DomainRecord.objects.filter(domain__in=set(domains)).select_related("registrar"):
-        for addr in clean_addresses(list(record.registrar_abuse or [])) + _field(
-            record.registrar, "abuse_emails"
-        ):
-            if addr not in out:
-                out.append(addr)
+def _latest_locations(sites: list[Site]) -> list[Location]:
+    """Each site's latest location (the registrar and CDN are recorded there)."""
+    # One query for every site's locations rather than one per site.
+    prefetch_related_objects(
+        sites,
+        Prefetch(
+            "locations",
+            queryset=Location.objects.select_related("registrar", "cdn", "network").order_by(
+                "-at", "-id"
+            ),
+        ),
+    )
+    out = []
+    for site in sites:
+        location = next(iter(site.locations.all()), None)
+        if location is not None:
+            out.append(location)
     return out
 
 
-def escalation_recipients(org: Any, sites: Iterable[Any]) -> list[tuple[str, str]]:
-    """``(role, address)`` pairs an escalation goes to."""
-    skip = blocked_addresses(None) | _own_addresses()
-    pairs: list[tuple[str, str]] = []
+def _registrar_addresses(sites: list[Site], locations: list[Location]) -> list[str]:
+    out: list[str] = []
+    for location in locations:
+        if location.registrar is not None:
+            out += clean_addresses(location.registrar.abuse_emails or [])
+    for record in DomainRecord.objects.filter(
+        domain__in={s.registered_domain for s in sites}
+    ).select_related("registrar"):
+        out += clean_addresses(record.registrar_abuse or [])
+        if record.registrar is not None:
+            out += clean_addresses(record.registrar.abuse_emails or [])
+    return out
 
-    def add(role: str, addresses: list[str]) -> None:
-        for addr in addresses:
-            if addr not in skip and addr not in [a for _, a in pairs]:
-                pairs.append((role, addr))
 
+def hosting_country(org: Organization | None, locations: list[Location]) -> str:
+    """The country of the network the sites are hosted on, as the registry says."""
+    if org is not None and org.country:
+        return org.country.upper()
+    for location in locations:
+        if location.network is not None and location.network.country:
+            return location.network.country.upper()
+    return ""
+
+
+def rung_recipients(rung: str, org: Organization | None, sites: Iterable[Site]) -> list[str]:
+    """The usable addresses of ``rung`` for a thread about ``sites`` hosted by ``org``."""
     site_list = list(sites)
-    # One query for every site's locations rather than one per site.
-    prefetch_related_objects(
-        site_list,
-        Prefetch(
-            "locations",
-            queryset=Location.objects.select_related("registrar", "cdn").order_by("-at", "-id"),
-        ),
-    )
-    for site in site_list:
-        # The registrar and any CDN in front are on the site's latest location.
-        location = next(iter(site.locations.all()), None)
-        for role in ("registrar", "cdn"):
-            party = getattr(location, role, None) if location is not None else None
-            if party is not None:
-                add(role, _field(party, "abuse_emails"))
-    add("registrar", _registrar_abuse([s.registered_domain for s in site_list]))
-    upstream = getattr(org, "upstream", None) if org is not None else None
-    if upstream is not None:
-        add("upstream", _field(upstream, "abuse_emails"))
-    country = (getattr(org, "country", "") or "").upper()
-    if country:
-        csirt = CountryCSIRT.objects.filter(country=country, enabled=True).exclude(email="").first()
+    if rung == Rung.ORGANIZATION:
+        return recipients_for(org)[1]
+    locations = _latest_locations(site_list)
+    found: list[str] = []
+    if rung == Rung.REGISTRAR:
+        found = _registrar_addresses(site_list, locations)
+    elif rung == Rung.CDN:
+        for location in locations:
+            cdn = location.cdn
+            # A CDN detected by its network is the organisation itself: it
+            # was the first rung already.
+            if cdn is not None and (org is None or cdn.pk != org.pk):
+                found += clean_addresses(cdn.abuse_emails or [])
+    elif rung == Rung.CSIRT:
+        country = hosting_country(org, locations)
+        csirt = (
+            CountryCSIRT.objects.filter(country=country, enabled=True).exclude(email="").first()
+            if country
+            else None
+        )
         if csirt is not None:
-            add("csirt", clean_addresses([csirt.email]))
-    return pairs
+            found = clean_addresses([csirt.email])
+    skip = BadAddress.blocked_for(None) | _own_addresses()
+    return [a for a in dict.fromkeys(found) if a not in skip]

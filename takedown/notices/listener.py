@@ -1,12 +1,12 @@
 """Inbound mail: the SMTP/LMTP listener an MTA hands mail to, and the IMAP poller.
 
-Both store the message raw first (``inbound_store``), then classify and route
-it (``inbound_process``) in a worker thread, so a slow database or a hostile
-message never blocks the SMTP conversation of the next one.  A message is
-accepted (250) only once it is stored; when the store fails the sender gets
-a temporary error (451) and its MTA keeps the message and retries, so nothing
-is lost.  Oversize messages are refused with 552; nothing else about a
-message's shape is (see ``_InboundSMTP``).
+Both hand each message to ``inbound.inbound_receive`` (the one inbound path),
+which stores it raw first, then classifies and routes it, in a worker thread,
+so a slow database or a hostile message never blocks the SMTP conversation of
+the next one.  A message is accepted (250) only once it is stored; when the
+store fails the sender gets a temporary error (451) and its MTA keeps the
+message and retries, so nothing is lost.  Oversize messages are refused with
+552; nothing else about a message's shape is (see ``_InboundSMTP``).
 """
 
 from __future__ import annotations
@@ -25,28 +25,25 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.conf import settings
 from django.db import close_old_connections
 
+from takedown.notices.inbound import inbound_receive
+from takedown.notices.models import InboundMessage
+
 log = logging.getLogger(__name__)
 
 
 def _store_and_process(
     raw: bytes, source: str, peer: str, mail_from: str, rcpt_to: list[str]
 ) -> int:
-    """Runs in a worker thread with its own database connection."""
-    from takedown.notices.models import InboundKind, InboundMessage
-    from takedown.notices.services import inbound_process, inbound_store
+    """Runs in a worker thread with its own database connection.
 
+    Raises only when the message could not be stored (the caller answers
+    "451"); a processing error is recorded on the stored message.
+    """
     close_old_connections()
     try:
-        inbound = inbound_store(raw, source=source, peer=peer, mail_from=mail_from, rcpt_to=rcpt_to)
-        try:
-            inbound_process(inbound)
-        except Exception as exc:
-            # Stored but not understood: a handler sees it with the reason.
-            log.exception("inbound %s could not be processed", inbound.pk)
-            InboundMessage.objects.filter(pk=inbound.pk).update(
-                kind=InboundKind.ERROR,
-                reason=f"processing failed: {type(exc).__name__}: {exc}"[:2000],
-            )
+        inbound = inbound_receive(
+            raw, source=source, peer=peer, mail_from=mail_from, rcpt_to=rcpt_to
+        )
         return int(inbound.pk)
     finally:
         close_old_connections()
@@ -171,8 +168,6 @@ class ImapPoller:
 
     def poll(self, *, batch: int = 50) -> int:
         from imapclient import IMAPClient
-
-        from takedown.notices.models import InboundMessage
 
         close_old_connections()
         stored = 0

@@ -19,6 +19,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from takedown.cases.models import SiteState
+
 
 class NoticeKind(models.TextChoices):
     INITIAL = "initial", _("notice")
@@ -36,6 +38,11 @@ class NoticeKind(models.TextChoices):
 ORG_KINDS = {NoticeKind.INITIAL, NoticeKind.REVIVAL, NoticeKind.FOLLOWUP, NoticeKind.RESEND}
 REPORTER_KINDS = {NoticeKind.ACK, NoticeKind.CLOSED}
 
+# Site states in which a site still wants a notice (first one, or after a revival).
+NOTICEABLE = {SiteState.LOCATED, SiteState.REVIVED}
+# Site states in which a notified site is still up as far as we know.
+STILL_UP = {SiteState.NOTIFIED, SiteState.REVIVED}
+
 
 class NoticeState(models.TextChoices):
     COLLECTING = "collecting", _("collecting sites")
@@ -45,11 +52,62 @@ class NoticeState(models.TextChoices):
     REPLIED = "replied", _("replied")
     CLOSED = "closed", _("closed per admin")
     FAILED = "failed", _("not sent")
+    NO_CONTACT = "no_contact", _("nobody to send it to")
     CANCELLED = "cancelled", _("cancelled")
 
 
 def new_token_tag() -> str:
     return secrets.token_hex(5)
+
+
+# Which state may follow which; ``services.notice_transition`` checks every
+# change against this table and writes the timeline event.
+NOTICE_TRANSITIONS: dict[str, set[str]] = {
+    # Composed when the batching window closes; cancelled when no site needs
+    # it any more; failed when composing itself failed.
+    NoticeState.COLLECTING: {NoticeState.QUEUED, NoticeState.CANCELLED, NoticeState.FAILED},
+    # In the outbox.  A reply or a bounce can overtake the record that it
+    # left (a sender that died after the server's "250").
+    NoticeState.QUEUED: {
+        NoticeState.SENT,
+        NoticeState.BOUNCED,
+        NoticeState.REPLIED,
+        NoticeState.CLOSED,
+        NoticeState.FAILED,
+        NoticeState.NO_CONTACT,
+        NoticeState.CANCELLED,
+    },
+    NoticeState.SENT: {NoticeState.BOUNCED, NoticeState.REPLIED, NoticeState.CLOSED},
+    NoticeState.BOUNCED: {NoticeState.REPLIED, NoticeState.CLOSED},
+    NoticeState.REPLIED: {NoticeState.CLOSED},
+    NoticeState.FAILED: {NoticeState.BOUNCED, NoticeState.CLOSED},
+    NoticeState.NO_CONTACT: {NoticeState.CLOSED},
+    NoticeState.CLOSED: set(),
+    NoticeState.CANCELLED: set(),
+}
+
+
+class Rung(models.TextChoices):
+    """Who a thread's messages go to, in the order tried (``LADDER``)."""
+
+    ORGANIZATION = "organization", _("the responsible organisation")
+    REGISTRAR = "registrar", _("the registrar of the domain")
+    CDN = "cdn", _("the CDN in front of the site")
+    CSIRT = "csirt", _("the national CSIRT of the hosting country")
+
+
+# When the organisation cannot be reached (every address bounced, or none is
+# known) or does not act, the thread climbs to the next rung that has an
+# address (escalation.py).
+LADDER = [Rung.ORGANIZATION, Rung.REGISTRAR, Rung.CDN, Rung.CSIRT]
+
+
+class Stall(models.TextChoices):
+    """Why a thread stopped with its sites still up: a handler must decide."""
+
+    NONE = "", _("not stalled")
+    NO_CONTACT = "no_contact", _("no contact left")
+    STILL_UP = "still_up", _("still up after the last escalation")
 
 
 class Notice(models.Model):
@@ -81,7 +139,11 @@ class Notice(models.Model):
     idempotency_key = models.CharField(max_length=200, unique=True)
     subject = models.CharField(max_length=500, blank=True)
     body = models.TextField(blank=True)
+    # Every address the message went to (To and Cc); ``cc`` names the copies.
     recipients: models.JSONField[Any] = models.JSONField(default=list, blank=True)
+    cc: models.JSONField[Any] = models.JSONField(default=list, blank=True)
+    # The party this message is for; on a thread's root, the rung it has reached.
+    rung = models.CharField(max_length=12, choices=Rung.choices, default=Rung.ORGANIZATION)
     message_id = models.CharField(max_length=250, blank=True, db_index=True)
     # The random part of the thread's subject token ("TKD#N12-<tag>"): a token
     # cannot be guessed from the notice number. Follow-ups copy their root's;
@@ -98,6 +160,8 @@ class Notice(models.Model):
     followups = models.PositiveIntegerField(default=0)
     next_deadline = models.DateTimeField(null=True, blank=True, db_index=True)
     escalated_at = models.DateTimeField(null=True, blank=True)
+    stalled = models.CharField(max_length=12, choices=Stall.choices, default=Stall.NONE, blank=True)
+    stalled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created", "-id"]
@@ -134,6 +198,12 @@ class Notice(models.Model):
         return self.parent if self.parent_id else self  # type: ignore[return-value]
 
     @property
+    def to(self) -> list[str]:
+        """The addresses the message was for (its recipients without the copies)."""
+        cc = {a.lower() for a in self.cc or []}
+        return [a for a in self.recipients or [] if a.lower() not in cc]
+
+    @property
     def to_reporter(self) -> bool:
         return self.kind in REPORTER_KINDS
 
@@ -167,6 +237,7 @@ class OutboxState(models.TextChoices):
     SENT = "sent", _("sent")
     FAILED = "failed", _("failed")
     UNCERTAIN = "uncertain", _("uncertain (worker died while sending)")
+    CANCELLED = "cancelled", _("cancelled before sending")
 
 
 class OutboxMessage(models.Model):
@@ -206,6 +277,32 @@ class InboundKind(models.TextChoices):
     REPORT = "report", _("incident report")
     UNMATCHED = "unmatched", _("needs a handler")
     ERROR = "error", _("could not be processed")
+
+
+# Which kind may follow which; ``services.inbound_transition`` checks every
+# change against this table and writes the timeline event.
+INBOUND_TRANSITIONS: dict[str, set[str]] = {
+    InboundKind.PENDING: {
+        InboundKind.REPLY,
+        InboundKind.AUTO_REPLY,
+        InboundKind.BOUNCE,
+        InboundKind.ARF,
+        InboundKind.REPORT,
+        InboundKind.UNMATCHED,
+        InboundKind.ERROR,
+    },
+    # A handler links an unmatched message to its notice or turns it into a report.
+    InboundKind.UNMATCHED: {InboundKind.REPLY, InboundKind.REPORT},
+    # Processed again once whatever broke it is fixed, or placed by a handler.
+    InboundKind.ERROR: {InboundKind.PENDING, InboundKind.REPLY, InboundKind.REPORT},
+    # A handler links a reply to another notice, or says a report was a reply.
+    InboundKind.REPLY: {InboundKind.REPLY},
+    InboundKind.AUTO_REPLY: set(),
+    InboundKind.BOUNCE: set(),
+    # A complaint from someone else may be an incident report after all.
+    InboundKind.ARF: {InboundKind.REPORT},
+    InboundKind.REPORT: {InboundKind.REPLY},
+}
 
 
 class InboundMessage(models.Model):

@@ -22,8 +22,9 @@ from takedown.notices.models import (
     NoticeState,
     OutboxMessage,
 )
-from takedown.notices.services import mail_tick, notice_plan_site
+from takedown.notices.planning import notice_plan_site
 from takedown.notices.tests.conftest import SmtpSink, make_org, make_site, send_raw
+from takedown.notices.tick import mail_tick
 from takedown.sandbox.mail import build_dsn
 
 # The SMTP sink and the inbound listener run in threads.

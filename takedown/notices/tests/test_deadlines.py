@@ -11,8 +11,10 @@ from django.utils import timezone
 from takedown.cases.models import Event, EventKind, SiteState
 from takedown.cases.services import site_transition
 from takedown.notices.models import CountryCSIRT, Notice, NoticeKind
-from takedown.notices.services import mail_tick, notice_plan_site, site_close
+from takedown.notices.planning import notice_plan_site
+from takedown.notices.reporters import site_close
 from takedown.notices.tests.conftest import SmtpSink, confirm_down, make_org, make_site
+from takedown.notices.tick import mail_tick
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 
@@ -141,16 +143,25 @@ def test_it_drops_a_site_that_went_down_during_the_window(smtp: SmtpSink, settin
     assert Notice.objects.get().state == "cancelled"
 
 
-def test_it_records_when_nobody_can_be_told(smtp: SmtpSink) -> None:
+def test_it_makes_a_handler_item_when_nobody_can_be_told(smtp: SmtpSink) -> None:
+    from takedown.notices.selectors import handler_items
+
     org = make_org("Net H", country="US", abuse=[])
     site = make_site("http://a.bank-h.example/", org)
-    notice_plan_site(site.pk)
-    mail_tick()
-    assert smtp.messages == []
-    assert Event.objects.filter(site=site, kind=EventKind.NOTICE_NO_CONTACT).exists()
     orphan = make_site("http://b.bank-h.example/", None)
+    notice_plan_site(site.pk)
     notice_plan_site(orphan.pk)
-    assert Event.objects.filter(site=orphan, kind=EventKind.NOTICE_NO_CONTACT).exists()
+    mail_tick()  # composed: nobody to send to, the threads are due at once
+    mail_tick()  # no registrar, CDN or enabled CSIRT is known: no rung left
+    assert smtp.messages == []
+    for s in (site, orphan):
+        assert Event.objects.filter(site=s, kind=EventKind.NOTICE_NO_CONTACT).exists()
+    items = [i for i in handler_items(timezone.now()) if i.reason == "no_contact"]
+    assert {i.site_id for i in items} == {site.pk, orphan.pk}
+    # Nothing more happens by itself, and the item stays until someone acts.
+    mail_tick(now=timezone.now() + timedelta(days=3))
+    assert smtp.messages == []
+    assert len([i for i in handler_items(timezone.now()) if i.reason == "no_contact"]) == 2
 
 
 def test_it_escalates_to_the_registrar_of_the_domain(smtp: SmtpSink, settings: Any) -> None:
@@ -187,7 +198,7 @@ def test_it_escalates_to_the_cdn_in_front_of_the_site(smtp: SmtpSink, settings: 
 
 
 def test_it_resends_to_the_next_contact_when_abuse_bounces(smtp: SmtpSink) -> None:
-    from takedown.notices.services import inbound_receive
+    from takedown.notices.inbound import inbound_receive
 
     org = make_org("Net N", country="US", abuse=["abuse@net-n.example"])
     org.contact_emails = ["noc@net-n.example", "hostmaster@net-n.example"]

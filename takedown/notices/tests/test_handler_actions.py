@@ -19,9 +19,11 @@ from takedown.notices.actions import (
     notice_resend,
     sites_notify_now,
 )
+from takedown.notices.inbound import inbound_receive
 from takedown.notices.models import InboundKind, InboundMessage, Notice, NoticeKind, NoticeState
-from takedown.notices.services import inbound_receive, mail_tick, notice_plan_site
+from takedown.notices.planning import notice_plan_site
 from takedown.notices.tests.conftest import SmtpSink, make_org, make_site
+from takedown.notices.tick import mail_tick
 
 pytestmark = [pytest.mark.django_db, pytest.mark.concurrency]
 

@@ -12,8 +12,9 @@ from takedown.cases.models import Event, EventKind, Step
 from takedown.intake.models import Report
 from takedown.loop import run_round
 from takedown.notices.models import BadAddress, InboundKind, InboundMessage, Notice, NoticeState
-from takedown.notices.services import mail_tick, notice_plan_site
+from takedown.notices.planning import notice_plan_site
 from takedown.notices.tests.conftest import SmtpSink, make_org, make_site, send_raw
+from takedown.notices.tick import mail_tick
 
 pytestmark = pytest.mark.concurrency
 

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from takedown.cases.models import Event, EventKind, SiteState
 from takedown.intake.services import ReporterInfo, report_receive
 from takedown.locate.models import Organization
-from takedown.notices.models import Notice, NoticeKind
-from takedown.notices.services import mail_tick, reporter_ack, site_close
+from takedown.notices.models import Notice, NoticeKind, NoticeState, OutboxMessage, OutboxState
+from takedown.notices.outbox import outbox_flush
+from takedown.notices.planning import notices_compose_due
+from takedown.notices.reporters import reporter_ack, site_close
 from takedown.notices.tests.conftest import SmtpSink, confirm_down, make_org
+from takedown.notices.tick import mail_tick
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 
@@ -118,3 +123,74 @@ def test_it_gives_each_site_its_own_down_time_in_the_closure_message(smtp: SmtpS
     assert msg.text.count("confirmed down:") == 2
     assert "confirmed down: -" not in msg.text
     assert msg.text.count(result.report.token) == 2
+
+
+def _closed_site(email: str, urls: list[str]) -> list[Any]:
+    org = make_org(f"Net {email}", country="US")
+    result = _report(urls, email=email, country="US")
+    _locate(result, org)
+    for site in result.sites:
+        confirm_down(site)
+        site_close(site.pk)
+        site.refresh_from_db()
+    return list(result.sites)
+
+
+def _revive(site: Any) -> None:
+    from takedown.cases.services import site_transition
+
+    site_transition(site, SiteState.REVIVED, kind=EventKind.SITE_REVIVED)
+
+
+def test_it_withdraws_the_closure_message_of_a_site_up_again_before_it_is_written(
+    smtp: SmtpSink, settings: Any
+) -> None:
+    settings.NOTICE_BATCH_WINDOW = 60
+    [site] = _closed_site("cert@partner-r.example", ["http://a.bank-r.example/"])
+    _revive(site)
+    mail_tick(now=timezone.now() + timedelta(seconds=61))
+    assert smtp.messages == []
+    assert Notice.objects.get(kind=NoticeKind.CLOSED).state == NoticeState.CANCELLED
+    assert Event.objects.filter(site=site, kind=EventKind.REPORTER_CLOSED_WITHDRAWN).exists()
+    assert not Event.objects.filter(site=site, kind=EventKind.REPORTER_CLOSED_SENT).exists()
+
+
+def test_it_withdraws_the_closure_message_of_a_site_up_again_before_it_is_sent(
+    smtp: SmtpSink,
+) -> None:
+    a, b = _closed_site(
+        "cert@partner-s.example", ["http://a.bank-s.example/", "http://b.bank-s.example/"]
+    )
+    notices_compose_due()  # written, in the outbox, not yet sent
+    first = Notice.objects.get(kind=NoticeKind.CLOSED)
+    assert "a[.]bank-s" in first.body and "b[.]bank-s" in first.body
+    _revive(a)  # seen up again one second before the message would leave
+    outbox_flush()
+    assert smtp.messages == []
+    first.refresh_from_db()
+    assert first.state == NoticeState.CANCELLED
+    assert OutboxMessage.objects.get(notice=first).state == OutboxState.CANCELLED
+    assert Event.objects.filter(site=a, kind=EventKind.REPORTER_CLOSED_WITHDRAWN).exists()
+    # The site still closed is told about in a new message naming only it.
+    mail_tick()
+    [msg] = smtp.messages
+    assert "b[.]bank-s" in msg.text and "a[.]bank-s" not in msg.text
+    assert Event.objects.filter(site=b, kind=EventKind.REPORTER_CLOSED_SENT).count() == 1
+    assert not Event.objects.filter(site=a, kind=EventKind.REPORTER_CLOSED_SENT).exists()
+
+
+def test_it_does_not_close_a_site_that_came_back_before_closing(smtp: SmtpSink) -> None:
+    org = make_org("Net Q", country="US")
+    result = _report(["http://a.bank-q.example/"], email="cert@partner-q.example", country="US")
+    _locate(result, org)
+    [site] = result.sites
+    confirm_down(site)
+    site.refresh_from_db()
+    _revive(site)
+    site_close(site.pk)  # the close hand-off arrives late
+    site_close(site.pk)
+    mail_tick()
+    site.refresh_from_db()
+    assert site.state == SiteState.REVIVED
+    assert smtp.messages == []
+    assert not Notice.objects.filter(kind=NoticeKind.CLOSED).exists()

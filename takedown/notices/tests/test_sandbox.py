@@ -25,8 +25,9 @@ from takedown.notices.models import (
     NoticeKind,
     NoticeState,
 )
-from takedown.notices.services import mail_tick, notice_plan_site
+from takedown.notices.planning import notice_plan_site
 from takedown.notices.tests.conftest import make_org, make_site
+from takedown.notices.tick import mail_tick
 
 pytestmark = pytest.mark.concurrency
 

@@ -8,8 +8,9 @@ import pytest
 
 from takedown.cases.models import Event, EventKind, SiteState
 from takedown.notices.models import Notice, NoticeKind, NoticeState
-from takedown.notices.services import mail_tick, notice_plan_site
+from takedown.notices.planning import notice_plan_site
 from takedown.notices.tests.conftest import SmtpSink, make_org, make_site
+from takedown.notices.tick import mail_tick
 from takedown.notices.xarf import xarf_errors
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]

@@ -28,7 +28,8 @@ TOKYO = ZoneInfo("Asia/Tokyo")
 def test_it_signs_notices_with_pgp_mime(smtp: SmtpSink, tmp_path: Path, settings: Any) -> None:
     import gnupg
 
-    from takedown.notices.services import mail_tick, notice_plan_site
+    from takedown.notices.planning import notice_plan_site
+    from takedown.notices.tick import mail_tick
 
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)

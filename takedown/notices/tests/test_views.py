@@ -6,9 +6,11 @@ import pytest
 from django.test import Client
 
 from takedown.cases.models import Event, EventKind
+from takedown.notices.inbound import inbound_receive
 from takedown.notices.models import BadAddress, InboundMessage, Notice, NoticeState
-from takedown.notices.services import inbound_receive, mail_tick, notice_plan_site
+from takedown.notices.planning import notice_plan_site
 from takedown.notices.tests.conftest import SmtpSink, make_org, make_site
+from takedown.notices.tick import mail_tick
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db]
 

@@ -98,8 +98,9 @@ def _messages(page: Any) -> str:
 def test_it_takes_a_handler_from_report_to_notice_reply_and_bulk_action(
     browser: Any, server: str, sandbox_factory: Any, settings: Any
 ) -> None:
+    from takedown.notices.inbound import inbound_receive
     from takedown.notices.models import InboundKind, InboundMessage, Notice
-    from takedown.notices.services import inbound_receive, mail_tick
+    from takedown.notices.tick import mail_tick
 
     sb = sandbox_factory(SCENARIO)
     for name, value in django_settings(sb).items():
@@ -233,7 +234,7 @@ def _hostile_world() -> list[str]:
     from takedown.intake.models import Reporter
     from takedown.intake.services import ReporterInfo, report_receive
     from takedown.locate.models import Organization
-    from takedown.notices.services import inbound_receive
+    from takedown.notices.inbound import inbound_receive
 
     org = Organization.objects.create(name=HOSTILE, name_local=HOSTILE, country="JP", kind="isp")
     result = report_receive(

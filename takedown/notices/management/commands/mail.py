@@ -35,7 +35,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         from takedown.notices.listener import configured_poller, run_imap_poller, start_listener
-        from takedown.notices.services import mail_tick
+        from takedown.notices.tick import mail_tick
 
         stop = threading.Event()
         if opts["once"]:
