@@ -35,6 +35,7 @@ from takedown.sandbox.dnsserver import DnsServer, DnsTable
 from takedown.sandbox.farm import Farm
 from takedown.sandbox.mail import SmtpRelay, StoredMessage
 from takedown.sandbox.rdap import RdapServer
+from takedown.sandbox.scenario import Organization as ScenarioOrganization
 from takedown.sandbox.scenario import Scenario, load_scenario
 from takedown.sandbox.whois import WhoisServer
 from takedown.sandbox.world import Event, SiteRuntime, World
@@ -62,6 +63,8 @@ class Sandbox:
       auto-replies), with ``delivered`` telling whether the service took it
     - ``notices``: one entry per message that reached an organisation's address:
       ``{"at", "org", "sites", "message_id", "rcpts"}``
+    - ``escalations``: the same for messages that reached a registrar or a
+      CSIRT stand-in, with ``"party"`` (``registrar:<id>``, ``csirt:<CC>``)
     - ``rdap_queries``, ``whois_queries``, ``dns_queries``: counters per registry
       or server (``dns_queries`` per query type)
     - ``events``: the sandbox's own timeline (takedowns, revivals, notices...)
@@ -93,6 +96,7 @@ class Sandbox:
         self.bot_mail: list[StoredMessage] = []
         self.reporter_mail: dict[str, list[StoredMessage]] = {}
         self.notices: list[dict[str, Any]] = []
+        self.escalations: list[dict[str, Any]] = []
         self.dns_table = DnsTable()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -265,7 +269,9 @@ class Sandbox:
             mail_domains[org.domain] = None
             mail_domains[org.abuse_email.split("@", 1)[1]] = None
         for reg in self.scenario.registrars:
-            mail_domains[reg.abuse_email.split("@", 1)[1]] = None
+            mail_domains[reg.domain] = None
+        for csirt in self.scenario.csirts:
+            mail_domains[csirt.domain] = None
         for report in self.scenario.reports:
             mail_domains[report.reporter.email.split("@", 1)[1]] = None
         for domain in mail_domains:
@@ -316,22 +322,23 @@ class Sandbox:
         for rcpt in stored.rcpt_tos:
             if rcpt in reporters:
                 self.reporter_mail.setdefault(rcpt, []).append(stored)
-        orgs: dict[str, list[str]] = {}
+        parties: dict[str, tuple[Any, list[str]]] = {}
         for rcpt in stored.rcpt_tos:
-            org = self.scenario.org_for_address(rcpt)
-            if org is not None:
-                orgs.setdefault(org.id, []).append(rcpt)
-        for org_id, rcpts in orgs.items():
-            named = self.bots.named_sites(self.scenario.org(org_id), stored)
-            self.notices.append(
-                {
-                    "at": stored.at,
-                    "org": org_id,
-                    "sites": [rt.site.id for rt in named],
-                    "message_id": stored.message_id,
-                    "rcpts": rcpts,
-                }
-            )
+            party = self.scenario.party_for_address(rcpt)
+            if party is not None:
+                parties.setdefault(party.key, (party, []))[1].append(rcpt)
+        for key, (party, rcpts) in parties.items():
+            named = self.bots.named_sites(party, stored)
+            entry = {
+                "at": stored.at,
+                "sites": [rt.site.id for rt in named],
+                "message_id": stored.message_id,
+                "rcpts": rcpts,
+            }
+            if isinstance(party, ScenarioOrganization):
+                self.notices.append({**entry, "org": key})
+            else:
+                self.escalations.append({**entry, "party": key})
         self.world.log("mail", rcpts=stored.rcpt_tos, subject=stored.subject[:200])
         self.bots.on_message(stored)
 
@@ -445,7 +452,15 @@ class Sandbox:
 
     def env(self) -> dict[str, str]:
         """Environment variables that point a Takedown service at this sandbox."""
+        extra = {}
+        if self.scenario.cdn_asns:
+            # The service recognises the scenario's CDNs by AS number, as it
+            # does the well-known ones.
+            extra["TAKEDOWN_CDN_ASNS"] = ",".join(
+                f"{asn}={name.replace(',', ' ')}" for asn, name in self.scenario.cdn_asns.items()
+            )
         return {
+            **extra,
             "TAKEDOWN_SANDBOX": "1",
             "TAKEDOWN_DNS_RESOLVER": f"{LOCALHOST}:{self.dns_port}",
             "TAKEDOWN_RDAP_BOOTSTRAP_URL": self.rdap_bootstrap_url,

@@ -139,6 +139,19 @@ class ServiceProcess:
         path.write_text(json.dumps(list(seen.values())), encoding="utf-8")
         self.run_cli("reporter", "load", str(path))
 
+    def enable_csirts(self, scenario: Scenario) -> None:
+        """What an operator does for each national CSIRT the scenario stands in for."""
+        for csirt in scenario.csirts:
+            self.run_cli(
+                "csirt",
+                "enable",
+                csirt.country,
+                "--email",
+                csirt.abuse_email,
+                "--name",
+                csirt.name,
+            )
+
     def start(self) -> None:
         self.log_path = self.data_dir / "service.log"
         log = self.log_path.open("wb")
@@ -272,6 +285,7 @@ class ScenarioRun:
             )
             user, password, token = service.prepare()
             service.register_reporters(self.scenario)
+            service.enable_csirts(self.scenario)
             service.start()
             self.echo(f"service up on http://127.0.0.1:{web_port}/")
             sandbox.set_inbound("127.0.0.1", inbound_port)
@@ -424,6 +438,7 @@ class ScenarioRun:
             abuse = sorted(
                 {rcpt for n in sandbox.notices if site.id in n["sites"] for rcpt in n["rcpts"]}
             )
+            escalations = [e for e in sandbox.escalations if site.id in e["sites"]]
             sites_out.append(
                 {
                     "id": site.id,
@@ -447,6 +462,8 @@ class ScenarioRun:
                         else None
                     ),
                     "reporter_notified": notified,
+                    "escalations": len(escalations),
+                    "escalated_to": list(dict.fromkeys(e["party"] for e in escalations)),
                     "transitions": transitions,
                     "sandbox_status": rt.status,
                 }
@@ -460,6 +477,7 @@ class ScenarioRun:
             "sites": sites_out,
             "mail": {
                 "notices_sent": notices_sent,
+                "escalations_sent": len({e["message_id"] for e in sandbox.escalations}),
                 "duplicate_notices": duplicates,
                 "reporter_messages": sum(len(v) for v in sandbox.reporter_mail.values()),
                 "bot_messages": len(sandbox.bot_mail),

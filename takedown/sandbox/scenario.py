@@ -21,6 +21,11 @@ REGISTRIES = ("arin", "ripe", "apnic", "jpnic", "lacnic", "afrinic")
 ORG_KINDS = ("isp", "company", "school", "overseas", "other")
 REPLY_MODES = ("always", "sometimes", "rarely", "never")
 TAKEDOWN_STYLES = ("404", "410", "nxdomain", "refused", "suspended")
+# A registrar suspends the domain: its names stop resolving, or point at the
+# registrar's "suspended" page.
+REGISTRAR_TAKEDOWN_STYLES = ("nxdomain", "suspended")
+# A CSIRT gets the hoster to act ("hoster": in the organisation's own style).
+CSIRT_TAKEDOWN_STYLES = ("hoster", *TAKEDOWN_STYLES)
 SITE_KINDS = ("phishing", "malware")
 TRAPS = (
     "slow",
@@ -56,11 +61,20 @@ class Behavior:
     reply_after: float = 0.0
     takedown_after: float | None = None
     takedown: str = "404"
-    bounce: bool = False
+    # True: the abuse address bounces; "all": every published address does.
+    bounce: bool | str = False
     # The address the DSN names instead of the abuse address (an MTA that
     # reports the mailbox an alias expanded to); empty: the abuse address.
     bounce_names: str = ""
     auto_reply: bool = False
+
+
+# A registrar, CDN or CSIRT that says nothing acts: it replies and takes the
+# sites down (a registrar by suspending the domain) soon after the message.
+REGISTRAR_BEHAVIOR = Behavior(
+    reply="always", reply_after=1.0, takedown_after=2.0, takedown="nxdomain"
+)
+CSIRT_BEHAVIOR = Behavior(reply="always", reply_after=1.0, takedown_after=3.0, takedown="hoster")
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,13 @@ class Organization:
     name_ja: str = ""
     rate_limit: int | None = None
     behavior: Behavior = field(default_factory=Behavior)
+    # A CDN: the service recognises its AS number as one (TAKEDOWN_CDN_ASNS).
+    cdn: bool = False
+
+    @property
+    def key(self) -> str:
+        """Who this is among the parties that receive mail (organisations, registrars, CSIRTs)."""
+        return self.id
 
     @property
     def handle(self) -> str:
@@ -132,6 +153,52 @@ class Registrar:
     whois: bool = True
     iana_id: int = 9999
     url: str = ""
+    behavior: Behavior = REGISTRAR_BEHAVIOR
+    name_ja: str = ""
+    language: str = "en"
+
+    @property
+    def key(self) -> str:
+        return f"registrar:{self.id}"
+
+    @property
+    def domain(self) -> str:
+        return self.abuse_email.split("@", 1)[1]
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return (self.abuse_email,)
+
+
+@dataclass(frozen=True)
+class Csirt:
+    """A national CSIRT stand-in: escalations for sites hosted in ``country`` reach it."""
+
+    country: str
+    name: str
+    abuse_email: str
+    behavior: Behavior = CSIRT_BEHAVIOR
+    name_ja: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"csirt:{self.country}"
+
+    @property
+    def id(self) -> str:
+        return self.country.lower()
+
+    @property
+    def domain(self) -> str:
+        return self.abuse_email.split("@", 1)[1]
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return (self.abuse_email,)
+
+    @property
+    def language(self) -> str:
+        return "ja" if self.country == "JP" else "en"
 
 
 @dataclass(frozen=True)
@@ -185,6 +252,7 @@ class Scenario:
     reports: tuple[Report, ...]
     rdap_rate_limits: dict[str, int] = field(default_factory=dict)
     source: str = ""
+    csirts: tuple[Csirt, ...] = ()
 
     def org(self, org_id: str) -> Organization:
         for org in self.organizations:
@@ -224,6 +292,24 @@ class Scenario:
             if address in org.addresses:
                 return org
         return None
+
+    def party_for_address(self, address: str) -> Organization | Registrar | Csirt | None:
+        """Whoever reads ``address``: an organisation, a registrar or a CSIRT stand-in."""
+        address = address.lower()
+        parties: list[Organization | Registrar | Csirt] = [
+            *self.organizations,
+            *self.registrars,
+            *self.csirts,
+        ]
+        for party in parties:
+            if address in party.addresses:
+                return party
+        return None
+
+    @property
+    def cdn_asns(self) -> dict[int, str]:
+        """AS numbers of the organisations that are CDNs, with their names."""
+        return {org.asn: org.name for org in self.organizations if org.cdn}
 
     @property
     def reporter_addresses(self) -> frozenset[str]:
@@ -289,6 +375,7 @@ def scenario_from_dict(data: Any, *, source: str = "<dict>") -> Scenario:
         "reports",
         "rdap_rate_limits",
         "description",
+        "csirts",
     }
     r.no_unknown(known)
     name = r.text("name")
@@ -332,6 +419,8 @@ def scenario_from_dict(data: Any, *, source: str = "<dict>") -> Scenario:
     reports = [
         _report(x, i, duration) for i, x in enumerate(r.child("reports", default=[]).items())
     ]
+    csirts = [_csirt(x) for x in r.child("csirts", default=[]).items()]
+    _unique([c.country for c in csirts], "csirts (country)")
     return Scenario(
         name=name,
         duration=duration,
@@ -343,6 +432,7 @@ def scenario_from_dict(data: Any, *, source: str = "<dict>") -> Scenario:
         reports=tuple(reports),
         rdap_rate_limits=rate_limits,
         source=source,
+        csirts=tuple(csirts),
     )
 
 
@@ -393,20 +483,50 @@ def _rate_limits(r: _Reader) -> dict[str, int]:
 
 def _registrar(r: _Reader) -> Registrar:
     r.require_mapping()
-    r.no_unknown({"id", "name", "abuse_email", "rdap", "whois", "iana_id", "url"})
+    r.no_unknown(
+        {"id", "name", "name_ja", "abuse_email", "rdap", "whois", "iana_id", "url", "behavior"}
+    )
     rid = r.ident("id")
     return Registrar(
         id=rid,
         name=r.text("name"),
+        name_ja=r.text("name_ja", default=""),
         abuse_email=r.email("abuse_email"),
         rdap=r.flag("rdap", default=True),
         whois=r.flag("whois", default=True),
         iana_id=r.integer("iana_id", default=9000 + (sum(map(ord, rid)) % 900), minimum=1),
         url=r.text("url", default=f"http://www.{rid}.example"),
+        behavior=_behavior(
+            r.child("behavior", default={}), REGISTRAR_BEHAVIOR, REGISTRAR_TAKEDOWN_STYLES
+        )
+        if r.has("behavior")
+        else REGISTRAR_BEHAVIOR,
     )
 
 
-def _behavior(r: _Reader) -> Behavior:
+def _csirt(r: _Reader) -> Csirt:
+    r.require_mapping()
+    r.no_unknown({"country", "name", "name_ja", "abuse_email", "behavior"})
+    country = r.text("country").upper()
+    if not re.fullmatch(r"[A-Z]{2}", country):
+        raise ScenarioError(f"{r.path}country: {country!r} is not an ISO 3166 two-letter code")
+    return Csirt(
+        country=country,
+        name=r.text("name"),
+        name_ja=r.text("name_ja", default=""),
+        abuse_email=r.email("abuse_email"),
+        behavior=_behavior(r.child("behavior", default={}), CSIRT_BEHAVIOR, CSIRT_TAKEDOWN_STYLES)
+        if r.has("behavior")
+        else CSIRT_BEHAVIOR,
+    )
+
+
+def _behavior(
+    r: _Reader,
+    defaults: Behavior = Behavior(),
+    styles: tuple[str, ...] = TAKEDOWN_STYLES,
+) -> Behavior:
+    """A ``behavior`` mapping; fields left out keep ``defaults`` (an organisation's: never acts)."""
     r.require_mapping()
     r.no_unknown(
         {
@@ -419,15 +539,23 @@ def _behavior(r: _Reader) -> Behavior:
             "auto_reply",
         }
     )
-    takedown_after = r.number("takedown_after", default=None, minimum=0)
+    if r.data.get("takedown_after") == "never":
+        takedown_after = None
+    elif r.has("takedown_after"):
+        takedown_after = r.number("takedown_after", minimum=0)
+    else:
+        takedown_after = defaults.takedown_after
+    bounce: bool | str = defaults.bounce
+    if r.has("bounce"):
+        bounce = "all" if r.data.get("bounce") == "all" else r.flag("bounce")
     return Behavior(
-        reply=r.choice("reply", REPLY_MODES, default="never"),
-        reply_after=r.number("reply_after", default=0.0, minimum=0) or 0.0,
+        reply=r.choice("reply", REPLY_MODES, default=defaults.reply),
+        reply_after=r.number("reply_after", default=defaults.reply_after, minimum=0) or 0.0,
         takedown_after=takedown_after,
-        takedown=r.choice("takedown", TAKEDOWN_STYLES, default="404"),
-        bounce=r.flag("bounce", default=False),
-        bounce_names=r.text("bounce_names", default=""),
-        auto_reply=r.flag("auto_reply", default=False),
+        takedown=r.choice("takedown", styles, default=defaults.takedown),
+        bounce=bounce,
+        bounce_names=r.text("bounce_names", default=defaults.bounce_names),
+        auto_reply=r.flag("auto_reply", default=defaults.auto_reply),
     )
 
 
@@ -450,6 +578,7 @@ def _organization(r: _Reader) -> Organization:
             "rate_limit",
             "behavior",
             "auto_reply",
+            "cdn",
         }
     )
     networks = []
@@ -493,6 +622,7 @@ def _organization(r: _Reader) -> Organization:
         domain=domain,
         rate_limit=r.integer("rate_limit", default=None, minimum=1),
         behavior=behavior,
+        cdn=r.flag("cdn", default=False),
     )
 
 

@@ -65,6 +65,7 @@ SETTING_NAMES = {
     "TAKEDOWN_HTTP_PORT": "HTTP_PORT",
     "TAKEDOWN_HTTPS_PORT": "HTTPS_PORT",
     "TAKEDOWN_SANDBOX": "SANDBOX",
+    "TAKEDOWN_CDN_ASNS": "CDN_ASNS",
 }
 
 
@@ -80,6 +81,10 @@ def django_settings(sb: Sandbox) -> dict[str, Any]:
             out[name] = int(value)
         elif name in ("ALLOW_LOOPBACK_TARGETS", "SANDBOX"):
             out[name] = value == "1"
+        elif name == "CDN_ASNS":
+            out[name] = {
+                int(asn): cdn for asn, _, cdn in (item.partition("=") for item in value.split(","))
+            }
         else:
             out[name] = value
     return out

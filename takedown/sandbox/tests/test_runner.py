@@ -77,6 +77,7 @@ def test_it_builds_the_contract_result(sandbox_factory: Callable[..., Sandbox]) 
     assert site["time_to_down_s"] is not None
     assert result["mail"] == {
         "notices_sent": 2,
+        "escalations_sent": 0,
         "duplicate_notices": 1,  # the second came at once, not after renotify_after
         "reporter_messages": 1,
         "bot_messages": result["mail"]["bot_messages"],
