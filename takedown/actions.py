@@ -26,6 +26,7 @@ from takedown.cases.services import (
     incident_add_sites,
     incident_create,
     site_assign,
+    site_mark_reviewed,
     site_note_add,
     site_recheck,
     site_reject,
@@ -134,6 +135,14 @@ ACTIONS: dict[str, SiteAction] = {
             ("reason",),
             per_site=lambda site, actor, p: site_reopen(
                 site=site, actor=actor, reason=str(p.get("reason") or "")
+            ),
+        ),
+        SiteAction(
+            "review",
+            _("Mark reviewed"),
+            ("text",),
+            per_site=lambda site, actor, p: site_mark_reviewed(
+                site=site, actor=actor, note=str(p.get("text") or "")
             ),
         ),
         SiteAction(

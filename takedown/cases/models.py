@@ -79,6 +79,7 @@ class EventKind(models.TextChoices):
     SITE_RECHECK = "site.recheck", _("re-check asked")
     SITE_ASSIGNED = "site.assigned", _("assigned")
     SITE_NOTE = "site.note", _("note")
+    SITE_REVIEWED = "site.reviewed", _("revival or recurrence reviewed")
     # Reports and incidents.
     REPORT_RECEIVED = "report.received", _("report received")
     REPORT_LINKED = "report.linked", _("report linked to the site")

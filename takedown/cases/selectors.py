@@ -30,20 +30,62 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from takedown.cases.attention import HandlerItem, Reason
-from takedown.cases.models import Site, SiteState, Step, Work
+from takedown.cases.models import Event, EventKind, Site, SiteState, Step, Work
+
+# Events that ask a handler to look at a site (a revival, a recurrence on a
+# known server), and the handler's decisions that answer them: marking it
+# reviewed, or rejecting or reopening the site, which needs a look too.
+REVIEW_ASKED = (EventKind.SITE_REVIVED, EventKind.SITE_RECURRENCE)
+REVIEW_DONE = (EventKind.SITE_REVIEWED, EventKind.SITE_REJECTED, EventKind.SITE_REOPENED)
+
+
+def _reviews_pending(sites: QuerySet[Site] | None = None) -> list[Event]:
+    """The latest revival or recurrence of each site that no handler decision followed.
+
+    Order of writing (the event id) decides "newer", not ``at``: a check
+    observed before a review but recorded after it still asks for a look.  A
+    recurrence is recorded on both sites; only the new one (whose event names
+    the other as ``of``) waits for a review.
+    """
+    answered = Event.objects.filter(
+        site_id=OuterRef("site_id"), kind__in=REVIEW_DONE, pk__gt=OuterRef("pk")
+    )
+    asked = Event.objects.filter(kind__in=REVIEW_ASKED, site__historical=False)
+    if sites is not None:
+        asked = asked.filter(site__in=sites)
+    latest: dict[int, Event] = {}
+    fields = ("pk", "site_id", "kind", "at", "data", "message")
+    for event in asked.exclude(Exists(answered)).only(*fields):
+        data = event.data if isinstance(event.data, dict) else {}
+        if event.kind == EventKind.SITE_RECURRENCE and data.get("of") == event.site_id:
+            continue
+        assert event.site_id is not None
+        if event.site_id not in latest or latest[event.site_id].pk < event.pk:
+            latest[event.site_id] = event
+    return sorted(latest.values(), key=lambda e: e.pk)
+
+
+def site_review_pending(*, site: Site) -> Event | None:
+    """The revival or recurrence of ``site`` still to review, if any."""
+    pending = _reviews_pending(Site.objects.filter(pk=site.pk))
+    return pending[-1] if pending else None
 
 
 def handler_items(now: datetime) -> list[HandlerItem]:
-    """What the loop's own steps gave up on.
+    """What the loop's own steps gave up on, and what they ask a handler to look at.
 
     1. Unresolvable: no address was found for the host, and the locate step
        has no retry left (its last ``Work`` row is gone).
     2. Step failed: a step raised ``WORK_MAX_ATTEMPTS`` times; its ``Work``
        row stays, with no due time, until a handler retries or resolves it.
+    3. Revival, recurrence: a closed site came back, or a new site sits on a
+       server, address or network that had one before; the item stays until
+       a handler marks it reviewed (``site_mark_reviewed``), rejects or
+       reopens the site.
     """
     located_again = Work.objects.filter(step=Step.LOCATE, site__isnull=False).values("site_id")
     items = [
@@ -62,6 +104,17 @@ def handler_items(now: datetime) -> list[HandlerItem]:
                 site_id=work.site_id,
                 report_id=work.report_id,
                 detail=f"{work.step} failed {work.attempts} times: {work.last_error}"[:300],
+            )
+        )
+    for event in _reviews_pending():
+        revival = event.kind == EventKind.SITE_REVIVED
+        items.append(
+            HandlerItem(
+                reason=Reason.REVIVAL if revival else Reason.RECURRENCE,
+                since=event.at,
+                site_id=event.site_id,
+                # What the monitor said: "same ip as site 3", "up again: same content".
+                detail=event.message[:300],
             )
         )
     return items

@@ -29,6 +29,7 @@ from takedown.cases.models import (
     SiteState,
     Step,
 )
+from takedown.cases.selectors import site_review_pending
 from takedown.cases.work import work_schedule
 from takedown.lib.bulk import insert_rows
 
@@ -237,6 +238,29 @@ def site_note_add(*, site: Site, actor: str, text: str) -> Event:
     if not text:
         raise ActionError("a note needs some text")
     return event_record(kind=EventKind.SITE_NOTE, site=site, actor=actor, message=text[:10_000])
+
+
+def site_mark_reviewed(*, site: Site, actor: str, note: str = "") -> Event:
+    """A handler looked at the site's revival or recurrence: it leaves the queue.
+
+    Nothing else changes: a revived site is already being notified again,
+    and a recurrence goes through the loop like any site.  Refused when there
+    is nothing left to review (someone else just did it).
+    """
+    _live(site, "reviewed")
+    with transaction.atomic():
+        # One review per revival, however many handlers click at once.
+        Site.objects.select_for_update().only("pk").get(pk=site.pk)
+        pending = site_review_pending(site=site)
+        if pending is None:
+            raise ActionError(f"site {site.pk} has no revival or recurrence to review")
+        return event_record(
+            kind=EventKind.SITE_REVIEWED,
+            site=site,
+            actor=actor,
+            message=note.strip()[:2000],
+            data={"event": pending.pk, "kind": pending.kind},
+        )
 
 
 class SitesByUrl(dict[str, Site]):

@@ -25,6 +25,7 @@ from takedown.cases.selectors import (
     MAX_PER_PAGE,
     BadFilter,
     site_filter_parse,
+    site_review_pending,
     site_search,
     site_search_page,
 )
@@ -110,6 +111,7 @@ def site_detail(request: HttpRequest, site_id: int) -> HttpResponse:
             "notices": notices,
             "inbound": inbound,
             "incidents": Incident.objects.filter(sites=site).order_by("-created"),
+            "review": site_review_pending(site=site),
             "actions": ACTIONS,
             "handlers": _handlers(),
         },

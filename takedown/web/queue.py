@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from takedown.cases.attention import Reason
 from takedown.cases.models import Site
 
 # Items shown per reason on the dashboard; the queue page shows them all.
@@ -25,6 +26,11 @@ class Entry:
     notice: Any = None
     inbound: Any = None
     reporter: Any = None
+
+    @property
+    def review(self) -> bool:
+        """A revival or recurrence: the entry offers "mark reviewed"."""
+        return _value(self.item.reason) in {Reason.REVIVAL, Reason.RECURRENCE}
 
 
 @dataclass

@@ -69,6 +69,10 @@ def event_sentence(event: Event) -> str:
             str(d.get("by", "")), str(d.get("by", ""))
         )
         return _("A recurrence of site %(of)s (same %(by)s).") % {"of": d.get("of", "?"), "by": by}
+    if kind == "site.reviewed":
+        what = _("revival") if d.get("kind") == "site.revived" else _("recurrence")
+        text = _("%(actor)s reviewed the %(what)s.") % {**v, "what": what}
+        return f"{text} {event.message}" if event.message else text
     if kind == "notice.followup":
         return _("Follow-up %(n)s of %(token)s sent to %(org)s.") % {
             **v,

@@ -1,4 +1,5 @@
-"""Sites: the list with filters, search and a total; one site, its timeline, checks, evidence."""
+"""Sites: the list with filters, search and a total; one site, its timeline, checks,
+evidence; marking a revival or recurrence reviewed."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
+from ninja.responses import Status
 
 from takedown.cases.models import Event, Site, SiteKind, SiteState
+from takedown.cases.services import ActionError, site_mark_reviewed
 from takedown.intake.extract import InvalidURL, normalise_url
 from takedown.monitor.models import Check, Evidence
-from takedown.web.api.auth import READ
-from takedown.web.api.common import Limit, Offset, Page, Text, page_of
+from takedown.web.api.auth import ACT, READ, api_actor
+from takedown.web.api.common import ErrorOut, Limit, Offset, Page, Text, page_of
 
 router = Router(tags=["sites"])
 
@@ -261,3 +264,21 @@ def site_evidence(
         offset=offset,
         out=evidence_out,
     )
+
+
+class ReviewIn(Schema):
+    note: Text = ""
+
+
+@router.post("/{site_id}/review", response={200: EventOut, 409: ErrorOut}, auth=ACT)
+def site_review(request: HttpRequest, site_id: int, body: ReviewIn) -> Any:
+    """Mark the site's revival or recurrence reviewed: it leaves the queue.
+
+    409 when there is nothing to review (another handler just did it).
+    """
+    site = get_object_or_404(Site, pk=site_id)
+    try:
+        event = site_mark_reviewed(site=site, actor=api_actor(request), note=body.note)
+    except ActionError as exc:
+        return Status(409, {"detail": str(exc)})
+    return Status(200, event_out(event))
