@@ -17,6 +17,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from takedown.cases.models import Incident, Site
@@ -67,7 +68,7 @@ def _assignee(params: Mapping[str, Any]) -> Any:
         return None
     user = get_user_model().objects.filter(username=name, is_active=True).first()
     if user is None:
-        raise ActionError(f"no active user {name!r}")
+        raise ActionError(gettext("no active user %(name)r") % {"name": name})
     return user
 
 
@@ -85,10 +86,10 @@ def _incident(params: Mapping[str, Any]) -> Incident | None:
     if not raw:
         return None
     if not raw.isdigit():
-        raise ActionError(f"incident {raw!r} is not an incident number")
+        raise ActionError(gettext("%(raw)r is not an incident number") % {"raw": raw})
     incident = Incident.objects.filter(pk=int(raw)).first()
     if incident is None:
-        raise ActionError(f"no incident {raw}")
+        raise ActionError(gettext("no incident %(raw)s") % {"raw": raw})
     return incident
 
 
@@ -104,7 +105,7 @@ def _to_incident(sites: list[Site], actor: str, params: Mapping[str, Any]) -> li
     if incident is None:
         title = str(params.get("title") or "").strip()
         if not title:
-            raise ActionError("name an incident number, or a title for a new incident")
+            raise ActionError(gettext("name an incident number, or a title for a new incident"))
         incident_create(title=title, sites=sites, actor=actor)
         return [s.pk for s in sites]
     incident_add_sites(incident=incident, sites=sites, actor=actor)
@@ -178,7 +179,10 @@ def sites_act(
     """
     spec = ACTIONS.get(action)
     if spec is None:
-        raise ActionError(f"unknown action {action!r} (one of {', '.join(ACTIONS)})")
+        raise ActionError(
+            gettext("unknown action %(action)r (one of %(known)s)")
+            % {"action": action, "known": ", ".join(ACTIONS)}
+        )
     params = params or {}
     site_list = list(sites)
     result = ActionResult(action=action)

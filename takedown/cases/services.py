@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from takedown.cases.models import (
     DOWN_STATES,
@@ -129,16 +130,22 @@ def site_try_transition(site: Site, to_state: str, **kwargs: Any) -> Event | Non
 
 
 class ActionError(ValueError):
-    """A handler's action cannot be applied; the message says why (shown to the handler)."""
+    """A handler's action cannot be applied; the message says why (shown to the handler).
+
+    The message is in the language active when it is raised: the handler's
+    on a page or an API call, the default one (``LANGUAGE_CODE``) elsewhere.
+    """
 
 
 # Sites whose checks the monitor runs: "re-check now" makes their next check due.
 _MONITORED = (OPEN_STATES - {SiteState.REPORTED}) | DOWN_STATES
 
 
-def _live(site: Site, action: str) -> None:
+def _live(site: Site) -> None:
     if site.historical:
-        raise ActionError(f"site {site.pk} is imported history: it cannot be {action}")
+        raise ActionError(
+            _("site %(site)s is imported history: it cannot be acted on") % {"site": site.pk}
+        )
 
 
 def site_recheck(*, site: Site, actor: str) -> Event:
@@ -148,10 +155,10 @@ def site_recheck(*, site: Site, actor: str) -> Event:
     at once; the monitor claims it within a second.  A site not located yet,
     or unresolvable, is located again.  A rejected site must be reopened first.
     """
-    _live(site, "re-checked")
+    _live(site)
     site.refresh_from_db(fields=["state"])
     if site.state == SiteState.REJECTED:
-        raise ActionError(f"site {site.pk} is rejected: reopen it first")
+        raise ActionError(_("site %(site)s is rejected: reopen it first") % {"site": site.pk})
     with transaction.atomic():
         if site.state in _MONITORED:
             Site.objects.filter(pk=site.pk).update(next_check=timezone.now())
@@ -179,11 +186,11 @@ def site_reject(*, site: Site, actor: str, reason: str) -> Event:
     """Not malicious (a false positive): out of the loop; the reason is kept."""
     reason = reason.strip()
     if not reason:
-        raise ActionError("say why the site is rejected")
-    _live(site, "rejected")
+        raise ActionError(_("say why the site is rejected"))
+    _live(site)
     site.refresh_from_db(fields=["state"])
     if site.state == SiteState.REJECTED:
-        raise ActionError(f"site {site.pk} is already rejected")
+        raise ActionError(_("site %(site)s is already rejected") % {"site": site.pk})
     return site_transition(
         site,
         SiteState.REJECTED,
@@ -196,7 +203,7 @@ def site_reject(*, site: Site, actor: str, reason: str) -> Event:
 
 def site_reopen(*, site: Site, actor: str, reason: str = "") -> Event:
     """Back to the start of the loop: the site is located (its step comes with the state)."""
-    _live(site, "reopened")
+    _live(site)
     with transaction.atomic():
         event = site_transition(
             site,
@@ -215,9 +222,10 @@ def site_assign(*, site: Site, assignee: Any, actor: str) -> Event:
         previous = Site.objects.select_for_update().only("assignee").get(pk=site.pk).assignee
         if previous == assignee:
             raise ActionError(
-                f"site {site.pk} is already assigned to {assignee.get_username()}"
+                _("site %(site)s is already assigned to %(user)s")
+                % {"site": site.pk, "user": assignee.get_username()}
                 if assignee is not None
-                else f"site {site.pk} is not assigned"
+                else _("site %(site)s is not assigned") % {"site": site.pk}
             )
         site.assignee = assignee
         site.save(update_fields=["assignee"])
@@ -236,7 +244,7 @@ def site_note_add(*, site: Site, actor: str, text: str) -> Event:
     """A handler's note on the site's timeline."""
     text = text.strip()
     if not text:
-        raise ActionError("a note needs some text")
+        raise ActionError(_("a note needs some text"))
     return event_record(kind=EventKind.SITE_NOTE, site=site, actor=actor, message=text[:10_000])
 
 
@@ -247,13 +255,15 @@ def site_mark_reviewed(*, site: Site, actor: str, note: str = "") -> Event:
     and a recurrence goes through the loop like any site.  Refused when there
     is nothing left to review (someone else just did it).
     """
-    _live(site, "reviewed")
+    _live(site)
     with transaction.atomic():
         # One review per revival, however many handlers click at once.
         Site.objects.select_for_update().only("pk").get(pk=site.pk)
         pending = site_review_pending(site=site)
         if pending is None:
-            raise ActionError(f"site {site.pk} has no revival or recurrence to review")
+            raise ActionError(
+                _("site %(site)s has no revival or recurrence to review") % {"site": site.pk}
+            )
         return event_record(
             kind=EventKind.SITE_REVIEWED,
             site=site,
@@ -366,7 +376,8 @@ def incident_create(*, title: str, sites: Iterable[Site], actor: str = "system")
 def _open_incident(incident: Incident) -> None:
     if incident.merged_into_id is not None:
         raise ActionError(
-            f"incident {incident.pk} was merged into incident {incident.merged_into_id}"
+            _("incident %(incident)s was merged into incident %(into)s")
+            % {"incident": incident.pk, "into": incident.merged_into_id}
         )
 
 
@@ -375,14 +386,16 @@ def incident_add_sites(*, incident: Incident, sites: Iterable[Site], actor: str)
     _open_incident(incident)
     site_list = list(sites)
     if not site_list:
-        raise ActionError("no site to add")
+        raise ActionError(_("no site to add"))
     with transaction.atomic():
         already = set(
             incident.sites.filter(pk__in=[s.pk for s in site_list]).values_list("pk", flat=True)
         )
         added = [s for s in site_list if s.pk not in already]
         if not added:
-            raise ActionError(f"every site is already in incident {incident.pk}")
+            raise ActionError(
+                _("every site is already in incident %(incident)s") % {"incident": incident.pk}
+            )
         incident.sites.add(*added)
         for site in added:
             event_record(
@@ -404,7 +417,7 @@ def incident_add_sites(*, incident: Incident, sites: Iterable[Site], actor: str)
 def incident_merge(*, source: Incident, target: Incident, actor: str) -> Event:
     """Merge ``source`` into ``target``: its sites move over, ``source`` points at ``target``."""
     if source.pk == target.pk:
-        raise ActionError("an incident cannot be merged into itself")
+        raise ActionError(_("an incident cannot be merged into itself"))
     _open_incident(source)
     _open_incident(target)
     with transaction.atomic():

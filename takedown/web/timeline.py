@@ -16,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from takedown.cases.models import Event, EventKind, SiteState
+from takedown.web.texts import ours
 
 
 def event_label(kind: str) -> str:
@@ -44,6 +45,39 @@ def _data(event: Event) -> dict[str, Any]:
     return event.data if isinstance(event.data, dict) else {}
 
 
+def _role(value: Any) -> str:
+    from takedown.web.roles import Role
+
+    try:
+        return str(Role(value).label)
+    except ValueError:
+        return str(value)
+
+
+def _account(event: Event, v: dict[str, Any], d: dict[str, Any]) -> str | None:
+    """Accounts and API tokens (the audit trail): who did what to whom."""
+    v = {**v, "user": d.get("user", "?"), "token": d.get("token", "?")}
+    kind = event.kind
+    if kind == "user.created":
+        return _("%(actor)s created the account %(user)s (%(role)s).") % {
+            **v,
+            "role": _role(d.get("role", "")),
+        }
+    if kind == "user.role":
+        return _("%(actor)s made %(user)s a %(role)s.") % {**v, "role": _role(d.get("to", ""))}
+    if kind == "user.activated":
+        return _("%(actor)s let %(user)s log in again.") % v
+    if kind == "user.deactivated":
+        return _("%(actor)s closed the account %(user)s.") % v
+    if kind == "user.password":
+        return _("%(actor)s changed the password of %(user)s.") % v
+    if kind == "token.created":
+        return _("%(actor)s created the API token %(token)s for %(user)s.") % v
+    if kind == "token.revoked":
+        return _("%(actor)s revoked the API token %(token)s of %(user)s.") % v
+    return None
+
+
 def event_sentence(event: Event) -> str:
     """What happened, as a sentence (plain text: templates escape it)."""
     d = _data(event)
@@ -68,6 +102,9 @@ def event_sentence(event: Event) -> str:
         by = {"server": _("server"), "ip": _("IP address"), "prefix": _("network")}.get(
             str(d.get("by", "")), str(d.get("by", ""))
         )
+        if d.get("site") not in (None, event.site_id):
+            # The earlier site's copy of the event: the new site is the news.
+            return _("Site %(site)s appeared on the same %(by)s.") % {"site": d["site"], "by": by}
         return _("A recurrence of site %(of)s (same %(by)s).") % {"of": d.get("of", "?"), "by": by}
     if kind == "site.reviewed":
         what = _("revival") if d.get("kind") == "site.revived" else _("recurrence")
@@ -86,6 +123,13 @@ def event_sentence(event: Event) -> str:
         return _("%(actor)s merged this incident into #%(into)s.") % {**v, "into": d.get("into")}
     if kind == "incident.merged_in":
         return _("%(actor)s merged incident #%(src)s into this one.") % {**v, "src": d.get("from")}
+    if kind == "locate.failed" and event.message:
+        # The locate step's reason, in English as stored: said in the reader's language.
+        return _("Could not be located: %(message)s") % {**v, "message": ours(event.message)}
+    if kind.startswith(("user.", "token.")):
+        account = _account(event, v, d)
+        if account is not None:
+            return account
     if kind == "notice.address_allowed":
         return _("%(actor)s allowed %(address)s again.") % {**v, "address": d.get("address", "")}
     template = _SENTENCES.get(kind)
@@ -101,7 +145,6 @@ _SENTENCES: dict[str, Any] = {
     "report.linked": gettext_lazy("Named in report %(report)s."),
     "site.rereported": gettext_lazy("Reported again in %(report)s."),
     "locate.done": gettext_lazy("Located: %(org)s is responsible."),
-    "locate.failed": gettext_lazy("Could not be located: %(message)s"),
     "site.state": gettext_lazy("Now %(state)s."),
     "site.already_down": gettext_lazy("Already down when first checked: watched, not notified."),
     "site.down": gettext_lazy("Confirmed down."),

@@ -171,6 +171,11 @@ def test_it_says_it_in_japanese(alice_client: Client) -> None:
     timeline = alice_client.get(f"/sites/{site.pk}/", headers=ja).content.decode()
     assert "alice が復活を確認しました。 同じキット" in timeline
 
+    again = alice_client.post(
+        f"/sites/{site.pk}/act", {"action": "review"}, headers=ja, follow=True
+    ).content.decode()
+    assert f"サイト {site.pk} に確認待ちの復活・再発はありません" in again
+
 
 def test_it_lets_a_viewer_see_but_not_mark(bob_client: Client) -> None:
     site = _site("viewer")

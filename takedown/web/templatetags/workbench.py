@@ -6,6 +6,7 @@ from typing import Any
 
 from django import template
 
+from takedown.web.texts import ours
 from takedown.web.timeline import actor_name, check_detail, event_label, event_sentence
 
 register = template.Library()
@@ -29,3 +30,9 @@ def actor(value: str) -> str:
 @register.filter(name="check_detail")
 def check_detail_filter(detail: str) -> str:
     return check_detail(detail or "")
+
+
+@register.filter(name="ours")
+def ours_filter(text: str) -> str:
+    """A text our code stored in English, in the reader's language (``takedown.web.texts``)."""
+    return ours(text or "")
