@@ -1,7 +1,8 @@
 """The handler's workbench in a real browser (Debian's Chromium driven by Playwright).
 
 A handler reports a defanged URL, sees it located, sends the notice, rejects
-another site, links a reply and acts in bulk on 50 sites; a viewer can act on
+another site, links a reply and acts in bulk on 50 sites; marks a revival and
+a recurrence reviewed, in Japanese and in English; a viewer can act on
 nothing; an anonymous user is sent to login; hostile strings render inert on
 every page.  The locate step runs for real against a sandbox of our own.
 """
@@ -21,7 +22,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import connections
 
-from takedown.cases.models import Event, Site, SiteState, Step
+from takedown.cases.models import Event, EventKind, Site, SiteState, Step
 from takedown.loop import run_round
 from takedown.monitor.screenshot import CHROMIUM_ARGS
 from takedown.sandbox.testing import django_settings
@@ -189,6 +190,65 @@ def test_it_takes_a_handler_from_report_to_notice_reply_and_bulk_action(
     page.click("#bulk button[type=submit]")
     assert "Reject as false positive: done for 50 sites." in _messages(page)
     assert Site.objects.filter(brand="BulkBrand", state=SiteState.REJECTED).count() == 50
+
+
+def test_it_takes_a_handler_through_revivals_and_recurrences_to_review(
+    browser: Any, server: str
+) -> None:
+    """In Japanese from the queue, in English from the site page: one click each."""
+    from takedown.cases.services import site_transition, sites_create_bulk
+    from takedown.monitor.services import site_link_recurrence
+
+    urls = [
+        "http://back.review.example/",
+        "http://old.review.example/a",
+        "http://new.review.example/b",
+    ]
+    back, old, new = (
+        sites_create_bulk(
+            [{"url": u, "host": u.split("/")[2], "registered_domain": "review.example"}]
+        )[u]
+        for u in urls
+    )
+    for state in (SiteState.LOCATED, SiteState.NOTIFIED, SiteState.DOWN, SiteState.CLOSED):
+        site_transition(back, state)
+    site_transition(
+        back, SiteState.REVIVED, kind=EventKind.SITE_REVIVED, message="up again: same content"
+    )
+    # The monitor links the recurrence (same address, the earlier site first seen before).
+    Site.objects.filter(pk__in=[old.pk, new.pk]).update(ip="192.0.2.44")
+    Site.objects.filter(pk=old.pk).update(created=new.created.replace(year=2020))
+    site_transition(old, SiteState.LOCATED)
+    site_link_recurrence(Site.objects.get(pk=new.pk))
+    _user("hana", "handler")
+
+    # Japanese: the queue names both, says what the monitor saw, and marks the revival reviewed.
+    page = _login(browser, server, "hana", locale="ja-JP")
+    queue = page.inner_text("section.queue")
+    assert "確認が必要な復活" in queue and "確認が必要な再発" in queue
+    assert "再び稼働: 内容に変化なし" in queue and f"サイト {old.pk} と同じIP アドレス" in queue
+    entry = page.locator("li.entry", has=page.locator(f"a[href='/sites/{back.pk}/']"))
+    entry.locator("form:has(input[value=review]) button").click()
+    page.wait_for_url(f"{server}/")
+    assert "確認済みにする: 1 件のサイトで実行しました。" in _messages(page)
+    assert "確認が必要な復活" not in page.inner_text("section.queue")
+    page.goto(f"{server}/sites/{back.pk}/")
+    assert "hana が復活を確認しました。" in page.inner_text("table.timeline")
+    assert page.locator("form:has(input[value=review])").count() == 0
+
+    # English: the new site's page says what waits; the earlier one reads as the news it is.
+    page = _login(browser, server, "hana")
+    page.goto(f"{server}/sites/{old.pk}/")
+    assert f"Site {new.pk} appeared on the same IP address." in page.inner_text("table.timeline")
+    assert page.locator("form:has(input[value=review])").count() == 0
+    page.goto(f"{server}/sites/{new.pk}/")
+    assert "To review\nrecurrence" in page.inner_text("dl")
+    page.click("form:has(input[value=review]) button")
+    assert "Mark reviewed: done for 1 site." in _messages(page)
+    assert "hana reviewed the recurrence." in page.inner_text("table.timeline")
+    page.goto(f"{server}/")
+    assert "Nothing waits for a handler." in page.inner_text("section.queue")
+    assert Event.objects.filter(kind=EventKind.SITE_REVIEWED, actor="hana").count() == 2
 
 
 def test_it_lets_a_viewer_read_and_act_on_nothing(browser: Any, server: str) -> None:
