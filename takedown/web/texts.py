@@ -264,10 +264,6 @@ RULES: list[Rule] = [
         r"the mail server refused the message: (?P<error>.*)",
         _("the mail server refused the message: %(error)s"),
     ),
-    _rule(
-        r"no escalation contact known \(registrar, CDN, upstream or an enabled national CSIRT\)",
-        _("no escalation contact known (registrar, CDN, upstream or an enabled national CSIRT)"),
-    ),
     _rule(r"compose: (?P<error>.*)", _("the notice could not be composed: %(error)s")),
     _rule(r"no site still needs this notice", _("no site still needs this notice")),
     _rule(
@@ -275,4 +271,45 @@ RULES: list[Rule] = [
         _("the worker sending this message stopped; it may or may not have left"),
     ),
     _rule(r"recipients refused: (?P<refused>.*)", _("recipients refused: %(refused)s")),
+    _rule(
+        r"no responsible organisation is known for the site",
+        _("no responsible organisation is known for the site"),
+    ),
+    _rule(
+        r"withdrawn before sending: a site in it is no longer closed",
+        _("withdrawn before sending: a site in it is no longer closed"),
+    ),
+    _rule(
+        r"not named in the notice: the site was no longer up when it was composed",
+        _("not named in the notice: the site was no longer up when it was composed"),
+    ),
+    _rule(
+        r"the reporter has no address we may write to, or asked not to be told",
+        _("the reporter has no address we may write to, or asked not to be told"),
+    ),
+    _rule(
+        r"the site was seen up again before the closure message was written",
+        _("the site was seen up again before the closure message was written"),
+    ),
+    _rule(
+        r"the site was seen up again before the closure message left",
+        _("the site was seen up again before the closure message left"),
+    ),
+    # Threads with no rung left (takedown.notices.escalation, .selectors).
+    _rule(
+        r"no contact left: every address bounced or none is known",
+        _("no contact left: every address bounced or none is known"),
+    ),
+    _rule(
+        r"still up after the last message \(to the (?P<rung>[^()]*)\)",
+        _("still up after the last message (to the %(rung)s)"),
+    ),
+    _rule(
+        r"still up after the last message; no further contact is known",
+        _("still up after the last message; no further contact is known"),
+    ),
+    _rule(
+        r"nobody could be reached: every contact bounced or none is known",
+        _("nobody could be reached: every contact bounced or none is known"),
+    ),
 ]

@@ -136,7 +136,9 @@ def event_sentence(event: Event) -> str:
     if template is None:
         text = event_label(kind)
         text = text[:1].upper() + text[1:]
-        return f"{text}: {event.message}" if event.message else f"{text}."
+        # What the automation wrote is ours to translate; a person's words are not.
+        message = ours(event.message) if event.actor in {"", "system"} else event.message
+        return f"{text}: {message}" if message else f"{text}."
     return str(template) % v
 
 

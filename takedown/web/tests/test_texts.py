@@ -45,7 +45,7 @@ def _ja(text: str) -> str:
 
 
 def _inbound(subject: str, *, sender: str = "someone@isp.example", **headers: str) -> str:
-    from takedown.notices.services import inbound_receive
+    from takedown.notices.inbound import inbound_receive
 
     mail = EmailMessage()
     mail["From"] = sender
@@ -59,7 +59,7 @@ def _inbound(subject: str, *, sender: str = "someone@isp.example", **headers: st
 
 
 def _unsigned_bounce() -> str:
-    from takedown.notices.services import inbound_receive
+    from takedown.notices.inbound import inbound_receive
 
     raw = (
         "From: Mail Delivery System <MAILER-DAEMON@mx.isp.example>\r\n"
@@ -145,6 +145,10 @@ def test_it_says_why_inbound_mail_waits_in_japanese(written: object) -> None:
             "the mail server refused the message: SMTPDataError: (554, b'spam')",
             "メールサーバがメールを拒否しました: SMTPDataError: (554, b'spam')",
         ),
+        (
+            "no contact left: every address bounced or none is known",
+            "連絡先が残っていません: すべての宛先が不達か、宛先が分かりません",
+        ),
     ],
 )
 def test_it_says_stored_texts_in_japanese(text: str, expected: str) -> None:
@@ -170,6 +174,20 @@ def test_it_leaves_what_is_not_ours_as_it_came(text: str) -> None:
 def test_it_leaves_a_strangers_words_inside_our_sentence_as_they_came() -> None:
     said = _ja("from <b>x</b>@evil.example, a contact we sent notices to, without a token")
     assert said == "通知の送付先 <b>x</b>@evil.example からのメールですが、トークンがありません"
+
+
+def test_it_translates_an_events_text_when_the_automation_wrote_it_not_a_person() -> None:
+    from takedown.cases.services import event_record
+
+    site = _site("cancelled")
+    kind = EventKind.NOTICE_CANCELLED  # a kind read as "label: message"
+    by_us = event_record(kind=kind, site=site, message="no site still needs this notice")
+    by_alice = event_record(
+        kind=kind, site=site, actor="alice", message="no site still needs this notice"
+    )
+    with translation.override("ja"):
+        assert event_sentence(by_us).endswith(": この通知が必要なサイトはもうありません")
+        assert event_sentence(by_alice).endswith(": no site still needs this notice")
 
 
 def test_it_says_account_events_in_words() -> None:
