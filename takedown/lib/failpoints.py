@@ -12,7 +12,9 @@ The points (docs/architecture.md, "Fault tests"):
 - ``work.<step>.claimed``: a worker claimed rows of that step, nothing done yet;
 - ``work.<step>.ran``: the step committed, its rows not yet finished;
 - ``locate.answers``: the registries answered, nothing recorded yet;
-- ``monitor.claimed``: the monitor claimed due checks, nothing fetched yet.
+- ``monitor.claimed``: the monitor claimed due checks, nothing fetched yet;
+- ``close.planned``: ``site_close`` marked the site closed and planned the
+  reporters' closure message, in a transaction not yet committed.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from takedown.cases.models import Event, EventKind, Site, SiteState
 from takedown.cases.services import site_try_transition
 from takedown.intake.models import Channel, Report
 from takedown.lib.defang import defang
+from takedown.lib.failpoints import failpoint
 from takedown.notices.compose import reporter_text
 from takedown.notices.models import Notice, NoticeKind, NoticeSite, NoticeState, OutboxMessage
 from takedown.notices.outbox import outbox_enqueue
@@ -89,6 +90,10 @@ def site_close(site_id: int, *, now: datetime | None = None) -> None:
         ):
             return  # revived (or handled) meanwhile
         closure_plan(site, now=now)
+        # Both writes are in, neither committed: a process killed here loses
+        # them together, and the close step's row, due again when its lease
+        # runs out, closes the site and plans the message once.
+        failpoint("close.planned")
 
 
 def closed_compose(notice: Notice) -> OutboxMessage | None:

@@ -21,7 +21,13 @@ import pytest
 from takedown.cases.models import Site, SiteState, Work
 from takedown.intake.services import ReporterInfo, report_receive
 from takedown.lib.waiting import wait_until
-from takedown.notices.models import Notice, NoticeState, OutboxMessage, OutboxState
+from takedown.notices.models import (
+    Notice,
+    NoticeKind,
+    NoticeState,
+    OutboxMessage,
+    OutboxState,
+)
 from takedown.sandbox.core import Sandbox
 from takedown.tests.service import Service, pid_alive, wait_gone
 
@@ -142,6 +148,26 @@ def test_it_finishes_once_after_kills_during_locate_check_and_closing(service: S
     log = service.log_text()
     assert log.count("worker exited with status -9") == 2, log
     assert "monitor exited with status -9" in log, log
+
+
+def test_it_tells_the_reporter_once_after_a_kill_inside_closing(service: Service) -> None:
+    """The worker dies in ``site_close`` with the site marked closed and the
+    reporter's closure message planned, neither committed.
+
+    While it waits there, the database still shows the site down and no
+    closure message (the transaction is open); after the kill the close
+    step's row is claimed again and the reporter gets one closure message.
+    """
+    service.start(TAKEDOWN_FAILPOINTS="close.planned", only=WITHOUT_WEB)
+    file_report()
+    pid = service.wait_failpoint("close.planned")
+    site = Site.objects.get(url=URL)
+    assert site.state == SiteState.DOWN
+    assert not Notice.objects.filter(kind=NoticeKind.CLOSED).exists()
+    os.kill(pid, signal.SIGKILL)
+    assert_finished_once(service)
+    assert Notice.objects.filter(kind=NoticeKind.CLOSED).count() == 1
+    assert "worker exited with status -9" in service.log_text()
 
 
 def test_it_sends_no_second_copy_after_the_mail_role_dies_before_the_250(
