@@ -30,6 +30,7 @@ from takedown.cases.selectors import (
     site_search_page,
 )
 from takedown.cases.services import ActionError, incident_merge
+from takedown.web.redirects import local_next
 from takedown.web.roles import Role, request_actor, role_required
 
 # "Every site matching the search" acts on at most this many at once.
@@ -172,10 +173,7 @@ def site_act(request: HttpRequest, site_id: int) -> HttpResponse:
 
 def _next(request: HttpRequest, default: str) -> str:
     """Back to where the handler was (only a path on this site)."""
-    target = request.POST.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    return local_next(request, default)
 
 
 @role_required(Role.HANDLER)

@@ -9,11 +9,13 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from takedown.intake.models import Reporter, ReporterKind
 from takedown.intake.services import ReportError, reporter_classify
+from takedown.web.redirects import local_next
 from takedown.web.roles import Role, request_actor, role_required
 
 
@@ -79,10 +81,9 @@ def reporter_detail(request: HttpRequest, reporter_id: int) -> HttpResponse:
                 request,
                 _("Check the classification: %(errors)s") % {"errors": form.errors.as_text()},
             )
-        target = request.POST.get("next", "")
-        if target.startswith("/") and not target.startswith("//"):
-            return redirect(target)
-        return redirect("reporter_detail", reporter_id=reporter.pk)
+        return redirect(
+            local_next(request, reverse("reporter_detail", kwargs={"reporter_id": reporter.pk}))
+        )
     reports = reporter.reports.order_by("-received")[:100]
     return render(
         request,

@@ -38,6 +38,7 @@ from takedown.notices.models import (
     OutboxMessage,
 )
 from takedown.notices.services import bad_address_allow, notice_close_per_admin
+from takedown.web.redirects import local_next
 from takedown.web.roles import Role, request_actor, role_required
 
 
@@ -181,10 +182,7 @@ def bad_address_allow_view(request: HttpRequest, bad_id: int) -> HttpResponse:
 
 
 def _back(request: HttpRequest, default: str) -> HttpResponse:
-    target = request.POST.get("next", "")
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return redirect(target)
-    return redirect(default)
+    return redirect(local_next(request, default))
 
 
 def _notice_by_token(text: str) -> Notice | None:
