@@ -105,7 +105,7 @@ def _stalled_threads() -> list[HandlerItem]:
         detail = (
             "no contact left: every address bounced or none is known"
             if root.stalled == Stall.NO_CONTACT
-            else f"still up after the last message (to the {root.get_rung_display()})"
+            else f"still up after the last message (to {root.get_rung_display()})"
         )
         items.append(
             HandlerItem(

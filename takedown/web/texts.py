@@ -301,8 +301,8 @@ RULES: list[Rule] = [
         _("no contact left: every address bounced or none is known"),
     ),
     _rule(
-        r"still up after the last message \(to the (?P<rung>[^()]*)\)",
-        _("still up after the last message (to the %(rung)s)"),
+        r"still up after the last message \(to (?P<rung>[^()]*)\)",
+        _("still up after the last message (to %(rung)s)"),
     ),
     _rule(
         r"still up after the last message; no further contact is known",
