@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from takedown.lib.supervise import children_of
+from takedown.lib.supervise import children_of, die_with_parent
 from takedown.sandbox.bots import refang
 from takedown.sandbox.core import Sandbox
 from takedown.sandbox.reporters import ReportFeeder, ServiceEndpoints, default_channels
@@ -170,6 +170,9 @@ class ServiceProcess:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
+            # A ``sandbox run`` killed outright (a test's timeout, kill -9)
+            # must not leave the service it started running on its own.
+            preexec_fn=die_with_parent(),
         )
         log.close()
         deadline = time.monotonic() + 90

@@ -109,3 +109,35 @@ def test_it_runs_the_service_against_a_scenario(tmp_path: Path) -> None:
     assert all(s["state"] != "missing" for s in result["sites"])
     assert set(result["mail"]) >= {"notices_sent", "duplicate_notices", "reporter_messages"}
     assert "reports_by_month" in result["stats"]
+
+
+def test_it_leaves_no_service_behind_when_the_run_is_killed(tmp_path: Path) -> None:
+    """``sandbox run`` killed outright (a timeout's SIGKILL) takes its ``serve`` with it."""
+    from takedown.lib.supervise import children_of
+    from takedown.lib.waiting import wait_until
+    from takedown.tests.service import pid_alive
+
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(TINY)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "takedown.cli", "sandbox", "run", str(scenario)],
+        cwd=REPO_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+
+        def serve_and_roles() -> list[int]:
+            serve = [p for p, cmd in children_of(proc.pid).items() if cmd[3:4] == ["serve"]]
+            roles = [r for s in serve for r in children_of(s)]
+            return [*serve, *roles] if serve and roles else []
+
+        started = wait_until(serve_and_roles, timeout=120, what="sandbox run's serve and roles")
+    finally:
+        proc.kill()
+        proc.wait()
+    wait_until(
+        lambda: not any(pid_alive(p) for p in started),
+        timeout=60,
+        what="serve and its roles gone after the run was killed",
+    )
