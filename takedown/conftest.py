@@ -37,7 +37,8 @@ def _subprocesses_use_their_own_database() -> None:
 
 def user_with_role(username: str, password: str, role: str) -> User:
     """An account in the given role group (``takedown.web.roles``)."""
-    from takedown.web.roles import Role, user_role_set
+    from takedown.web.roles import Role
+    from takedown.web.services import user_role_set
 
     user = User.objects.create_user(username, f"{username}@example.org", password)
     user_role_set(user=user, role=Role(role), actor="test")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -68,6 +69,7 @@ INSTALLED_APPS = [
     "takedown.stats",
     "takedown.web",
     "takedown.sandbox",
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -82,6 +84,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "takedown.web.middleware.SecurityHeadersMiddleware",
     "takedown.web.middleware.UserTimezoneMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "takedown.urls"
@@ -139,8 +143,22 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-# Roles (docs/web.md): admins hold every model permission in the Django admin.
-AUTHENTICATION_BACKENDS = ["takedown.web.roles.RoleBackend"]
+# django-axes first: it refuses a locked-out login before the password is checked.
+# Roles (docs/access.md): admins hold every model permission in the Django admin.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "takedown.web.roles.RoleBackend",
+]
+# Login throttling (django-axes): this many failed logins in a row for one user
+# name from one address locks that pair out for LOGIN_COOLOFF seconds.  The pair,
+# not the address alone, so a team behind one NAT is not locked out together.
+AXES_FAILURE_LIMIT = env_int("TAKEDOWN_LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("TAKEDOWN_LOGIN_COOLOFF", 900, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "takedown.web.accounts.locked_out"
+# The client's address is REMOTE_ADDR as the web server saw it; behind a reverse
+# proxy that is the proxy's, so the lockout is then per user name.
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
@@ -412,5 +430,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("TAKEDOWN_LOG_LEVEL", "INFO").upper()},
     # aiosmtpd logs every connection at INFO under "mail.log".
-    "loggers": {"huey": {"level": "WARNING"}, "mail.log": {"level": "WARNING"}},
+    # django-axes logs its start at INFO in every process, and each failed
+    # login at WARNING (kept).
+    "loggers": {
+        "huey": {"level": "WARNING"},
+        "mail.log": {"level": "WARNING"},
+        "axes": {"level": "WARNING"},
+    },
 }

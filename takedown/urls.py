@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from takedown.web import preferences, views
+from takedown.web import accounts, preferences, views
 from takedown.web.api import api
 
 urlpatterns = [
@@ -16,6 +16,9 @@ urlpatterns = [
     path("reports/new", views.report_new, name="report_new"),
     path("reports/<int:report_id>/", views.report_detail, name="report_detail"),
     path("reports/<int:report_id>/raw", views.report_raw, name="report_raw"),
+    path("users/", accounts.user_list, name="user_list"),
+    path("users/<int:user_id>/", accounts.user_detail, name="user_detail"),
+    path("tokens/<int:token_id>/revoke", accounts.token_revoke_view, name="token_revoke"),
     path("stats/", include("takedown.stats.urls")),
     path("notices/", include("takedown.notices.urls")),
     path("monitor/", include("takedown.monitor.urls")),

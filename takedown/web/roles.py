@@ -25,10 +25,9 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Group
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db import models, transaction
+from django.db import models
 from django.http import HttpRequest
 from django.http.response import HttpResponseBase
 from django.utils.translation import gettext_lazy as _
@@ -50,7 +49,7 @@ class Role(models.TextChoices):
 
 _RANK = {Role.VIEWER: 0, Role.HANDLER: 1, Role.ADMIN: 2}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_CACHE = "_takedown_role"
+ROLE_CACHE = "_takedown_role"
 
 
 def user_role(user: Any) -> Role | None:
@@ -59,7 +58,7 @@ def user_role(user: Any) -> Role | None:
         return None
     if not getattr(user, "is_active", False):
         return None
-    cached = getattr(user, _CACHE, None)
+    cached = getattr(user, ROLE_CACHE, None)
     if cached is not None:
         return cast(Role, cached)
     if getattr(user, "is_superuser", False):
@@ -67,7 +66,7 @@ def user_role(user: Any) -> Role | None:
     else:
         names = set(user.groups.filter(name__in=Role.values).values_list("name", flat=True))
         role = max((Role(n) for n in names), key=lambda r: r.rank, default=Role.VIEWER)
-    setattr(user, _CACHE, role)
+    setattr(user, ROLE_CACHE, role)
     return role
 
 
@@ -83,42 +82,6 @@ def role_of(user: Any, cap: str = "") -> Role | None:
         return role
     capped = Role(cap)
     return capped if role.includes(capped) else role
-
-
-def user_role_set(*, user: Any, role: Role, actor: str) -> bool:
-    """Give ``user`` exactly ``role``; False when it already had it.
-
-    Superusers are admins whatever their groups say, so their role is not
-    changed here (``takedown changepassword``/``createsuperuser`` manage them).
-    """
-    from takedown.cases.models import EventKind
-    from takedown.cases.services import event_record
-
-    if getattr(user, "is_superuser", False):
-        raise ValueError("a superuser is always an admin")
-    with transaction.atomic():
-        groups = {g.name: g for g in Group.objects.filter(name__in=Role.values)}
-        for name in Role.values:
-            if name not in groups:
-                groups[name] = Group.objects.create(name=name)
-        before = user_role(user)
-        current = set(user.groups.filter(name__in=Role.values).values_list("name", flat=True))
-        if current == {role.value}:
-            return False
-        user.groups.remove(*[groups[n] for n in current if n != role.value])
-        user.groups.add(groups[role.value])
-        if hasattr(user, _CACHE):
-            delattr(user, _CACHE)
-        event_record(
-            kind=EventKind.USER_ROLE,
-            actor=actor,
-            data={
-                "user": user.get_username(),
-                "from": before.value if before else "",
-                "to": role.value,
-            },
-        )
-    return True
 
 
 V = TypeVar("V", bound=Callable[..., HttpResponseBase])

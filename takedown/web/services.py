@@ -9,13 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
 from takedown.cases.models import EventKind
 from takedown.cases.services import event_record
 from takedown.web.models import ApiToken
-from takedown.web.roles import Role, user_role_set
+from takedown.web.roles import ROLE_CACHE, Role, user_role
 
 
 class AccountError(ValueError):
@@ -43,6 +44,39 @@ def user_create(
     return user
 
 
+def user_role_set(*, user: Any, role: Role, actor: str) -> bool:
+    """Give ``user`` exactly ``role``; False when it already had it.
+
+    Superusers are admins whatever their groups say, so their role is not
+    changed here (``takedown changepassword``/``createsuperuser`` manage them).
+    """
+    if getattr(user, "is_superuser", False):
+        raise ValueError("a superuser is always an admin")
+    with transaction.atomic():
+        groups = {g.name: g for g in Group.objects.filter(name__in=Role.values)}
+        for name in Role.values:
+            if name not in groups:
+                groups[name] = Group.objects.create(name=name)
+        before = user_role(user)
+        current = set(user.groups.filter(name__in=Role.values).values_list("name", flat=True))
+        if current == {role.value}:
+            return False
+        user.groups.remove(*[groups[n] for n in current if n != role.value])
+        user.groups.add(groups[role.value])
+        if hasattr(user, ROLE_CACHE):
+            delattr(user, ROLE_CACHE)
+        event_record(
+            kind=EventKind.USER_ROLE,
+            actor=actor,
+            data={
+                "user": user.get_username(),
+                "from": before.value if before else "",
+                "to": role.value,
+            },
+        )
+    return True
+
+
 def user_set_active(*, user: Any, active: bool, actor: str) -> bool:
     """Let an account in or keep it out (its tokens stop working too); False if unchanged."""
     if user.is_active == active:
@@ -59,10 +93,14 @@ def user_set_active(*, user: Any, active: bool, actor: str) -> bool:
 
 
 def user_set_password(*, user: Any, password: str, actor: str) -> None:
+    """A new password, set by an admin; it also lifts a login lockout of that user name."""
+    from axes.utils import reset
+
     with transaction.atomic():
         user.set_password(password)
         user.save(update_fields=["password"])
         event_record(kind=EventKind.USER_PASSWORD, actor=actor, data={"user": user.get_username()})
+    reset(username=user.get_username())
 
 
 def token_issue(*, user: Any, name: str, actor: str, limit: str = "") -> tuple[ApiToken, str]:

@@ -20,7 +20,8 @@ from takedown.conftest import logged_in, token_for, user_with_role
 from takedown.locate.models import Organization
 from takedown.notices.models import BadAddress
 from takedown.web.models import ApiToken
-from takedown.web.roles import Role, role_of, user_role, user_role_set
+from takedown.web.roles import Role, role_of, user_role
+from takedown.web.services import user_role_set
 
 pytestmark = pytest.mark.django_db
 
