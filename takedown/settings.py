@@ -61,6 +61,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "huey.contrib.djhuey",
+    # Only for its templates and static files: /api/docs runs Swagger UI from
+    # them instead of a CDN (closed networks).
+    "ninja",
     "takedown.cases",
     "takedown.intake",
     "takedown.locate",

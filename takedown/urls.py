@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from takedown.web import accounts, preferences, views
+from takedown.web import accounts, audit, preferences, views
 from takedown.web.api import api
 
 urlpatterns = [
@@ -16,6 +16,7 @@ urlpatterns = [
     path("reports/new", views.report_new, name="report_new"),
     path("reports/<int:report_id>/", views.report_detail, name="report_detail"),
     path("reports/<int:report_id>/raw", views.report_raw, name="report_raw"),
+    path("audit/", audit.audit, name="audit"),
     path("users/", accounts.user_list, name="user_list"),
     path("users/<int:user_id>/", accounts.user_detail, name="user_detail"),
     path("tokens/<int:token_id>/revoke", accounts.token_revoke_view, name="token_revoke"),

@@ -1,12 +1,14 @@
-from typing import Any
-
 from django.contrib import admin
 
 from takedown.cases.models import Event, Incident, Site
+from takedown.web.admin_mixins import ReadOnlyAdmin
+
+# Read-only: sites, incidents and the timeline change through the services
+# (takedown/cases/services.py), called from the handler UI and the API.
 
 
 @admin.register(Site)
-class SiteAdmin(admin.ModelAdmin):
+class SiteAdmin(ReadOnlyAdmin):
     list_display = (
         "id",
         "defanged_url",
@@ -20,25 +22,18 @@ class SiteAdmin(admin.ModelAdmin):
     list_filter = ("state", "kind", "historical")
     search_fields = ("url", "host", "brand")
     raw_id_fields = ("organization", "recurrence_of")
-    # The state is changed through the services (with a timeline event), never here.
-    readonly_fields = ("state", "state_changed")
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(ReadOnlyAdmin):
     list_display = ("id", "title", "created")
     raw_id_fields = ("sites",)
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdmin):
+    """The timeline is append-only (the audit page at /audit/ reads it too)."""
+
     list_display = ("at", "kind", "site", "from_state", "to_state", "actor")
     list_filter = ("kind",)
     raw_id_fields = ("site", "incident", "report", "organization")
-
-    # The timeline is append-only.
-    def has_change_permission(self, request: Any, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: Any, obj: Any = None) -> bool:
-        return False

@@ -1,45 +1,38 @@
 from django.contrib import admin
 
 from takedown.notices.models import BadAddress, CountryCSIRT, InboundMessage, Notice, OutboxMessage
+from takedown.web.admin_mixins import AuditedAdmin, ReadOnlyAdmin
+
+# Notices, the outbox, inbound mail and bad addresses change through the
+# notices services (states only through services.notice_transition and
+# services.inbound_transition, which write the timeline; the handler UI and
+# the API call them); here they are only shown.  National CSIRTs are a
+# settings table: edited here, on the timeline.
 
 
 @admin.register(CountryCSIRT)
-class CountryCSIRTAdmin(admin.ModelAdmin):
+class CountryCSIRTAdmin(AuditedAdmin):
     list_display = ["country", "name", "email", "enabled"]
     list_editable = ["enabled"]
     search_fields = ["country", "name", "email"]
 
 
 @admin.register(BadAddress)
-class BadAddressAdmin(admin.ModelAdmin):
+class BadAddressAdmin(ReadOnlyAdmin):
     list_display = ["address", "organization", "created", "allowed_at", "allowed_by"]
     search_fields = ["address"]
     raw_id_fields = ["organization", "inbound"]
 
 
-# States change only through the services (services.notice_transition,
-# services.inbound_transition), which write the timeline: the admin shows them.
-
-
 @admin.register(Notice)
-class NoticeAdmin(admin.ModelAdmin):
+class NoticeAdmin(ReadOnlyAdmin):
     list_display = ["id", "kind", "state", "rung", "organization", "reporter", "sent_at"]
     list_filter = ["kind", "state", "rung", "stalled"]
     raw_id_fields = ["organization", "reporter", "report", "parent"]
-    readonly_fields = [
-        "state",
-        "rung",
-        "stalled",
-        "stalled_at",
-        "idempotency_key",
-        "message_id",
-        "body",
-        "xarf",
-    ]
 
 
 @admin.register(OutboxMessage)
-class OutboxMessageAdmin(admin.ModelAdmin):
+class OutboxMessageAdmin(ReadOnlyAdmin):
     list_display = ["id", "notice", "state", "attempts", "next_attempt", "sent_at"]
     list_filter = ["state"]
     exclude = ["raw"]
@@ -48,7 +41,7 @@ class OutboxMessageAdmin(admin.ModelAdmin):
 
 
 @admin.register(InboundMessage)
-class InboundMessageAdmin(admin.ModelAdmin):
+class InboundMessageAdmin(ReadOnlyAdmin):
     list_display = ["id", "received", "kind", "from_header", "subject"]
     list_filter = ["kind", "source"]
     exclude = ["raw"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from takedown.web.api import reports, sites
+from takedown.web.api import audit, reports, sites
 from takedown.web.api.auth import ADMIN
 from takedown.web.api.common import StrictJSONParser
 
@@ -27,5 +27,6 @@ api = NinjaAPI(
 )
 api.add_router("/reports", reports.router)
 api.add_router("/sites", sites.router)
+api.add_router("/events", audit.router)
 
 __all__ = ["api"]
