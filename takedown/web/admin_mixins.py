@@ -48,11 +48,17 @@ def admin_change_record(
     *, obj: Model, action: str, actor: str, changes: dict[str, Any] | None = None
 ) -> None:
     """The timeline entry for an admin's add, change or delete of a directory row."""
+    from takedown.cases.models import EventKind
     from takedown.cases.services import event_record
 
+    kinds = {
+        "added": EventKind.ADMIN_ADDED,
+        "changed": EventKind.ADMIN_CHANGED,
+        "deleted": EventKind.ADMIN_DELETED,
+    }
     meta = obj._meta
     event_record(
-        kind=f"admin.{action}",
+        kind=kinds[action],
         actor=actor,
         message=str(obj)[:200],
         data={

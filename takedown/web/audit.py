@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
-from takedown.cases.models import Event
+from takedown.cases.models import Event, EventKind, SiteState
 from takedown.web.roles import Role, role_required
 
 # Actors that are the service itself rather than a person.
@@ -147,6 +147,13 @@ def _links(event: Event) -> list[tuple[str, str]]:
     return links
 
 
+def _state_label(value: str) -> str:
+    try:
+        return str(SiteState(value).label) if value else ""
+    except ValueError:
+        return value
+
+
 @role_required(Role.VIEWER)
 def audit(request: HttpRequest) -> HttpResponse:
     errors: list[str] = []
@@ -173,7 +180,8 @@ def audit(request: HttpRequest) -> HttpResponse:
         "web/audit.html",
         {
             "page": page,
-            "rows": [(e, _links(e)) for e in page],
+            "rows": [(e, _links(e), _state_label(e.to_state)) for e in page],
+            "kinds": EventKind.choices,
             "f": f,
             "errors": errors,
             "query": urlencode(params),

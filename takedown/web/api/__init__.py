@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from takedown.web.api import audit, reports, sites
+from takedown.web.api import audit, directory, notices, organizations, reports, sites, stats
 from takedown.web.api.auth import ADMIN
 from takedown.web.api.common import StrictJSONParser
 
@@ -27,6 +27,13 @@ api = NinjaAPI(
 )
 api.add_router("/reports", reports.router)
 api.add_router("/sites", sites.router)
+api.add_router("/notices", notices.router)
+api.add_router("/inbound", notices.inbound_router)
+api.add_router("/bad-addresses", notices.bad_router)
+api.add_router("/organizations", organizations.router)
+api.add_router("/reporters", directory.reporters)
+api.add_router("/incidents", directory.incidents)
+api.add_router("/stats", stats.router)
 api.add_router("/events", audit.router)
 
 __all__ = ["api"]

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 from ninja.errors import HttpError
+from ninja.responses import Status
 
 from takedown.cases.models import Incident, Site
 from takedown.cases.services import incident_create
@@ -138,4 +139,4 @@ def create_incident(request: HttpRequest, payload: IncidentIn) -> Any:
         missing = sorted(ids - {s.pk for s in sites})[:20]
         raise HttpError(400, f"no such sites: {missing}")
     incident = incident_create(title=title, sites=sites, actor=api_actor(request))
-    return 201, incident_out(incident)
+    return Status(201, incident_out(incident))

@@ -10,7 +10,7 @@ from django.test import Client
 
 from takedown.web.tests.test_browser import page, server  # noqa: F401 - fixtures
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 
 
 def test_the_docs_page_loads_only_local_assets_under_a_csp() -> None:

@@ -10,7 +10,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from takedown.cases.models import Event
+from takedown.cases.models import Event, EventKind
 from takedown.cases.services import event_record, sites_create_bulk
 from takedown.intake.models import Reporter
 from takedown.locate.models import Organization
@@ -132,10 +132,10 @@ def test_directory_rows_edited_in_the_admin_are_on_the_timeline(charlie_client: 
 
 def test_the_audit_page_filters_by_date_and_pages_with_a_total(bob_client: Client) -> None:
     with time_machine.travel(timezone.now() - timedelta(days=10), tick=False):
-        event_record(kind="notice.closed_per_admin", actor="alice", message="old one")
+        event_record(kind=EventKind.NOTICE_CLOSED_PER_ADMIN, actor="alice", message="old one")
     for i in range(60):
-        event_record(kind="site.rejected", actor="api:alice", message=f"n{i}")
-    event_record(kind="site.state", actor="system", message="machine")
+        event_record(kind=EventKind.SITE_REJECTED, actor="api:alice", message=f"n{i}")
+    event_record(kind=EventKind.SITE_STATE, actor="system", message="machine")
 
     page = bob_client.get("/audit/", {"actor": "alice"}).content.decode()
     assert "61 events" in page and "1 / 2" in page and "machine" not in page
@@ -173,15 +173,21 @@ def test_the_audit_page_answers_bad_filters_without_failing(
 
 
 def test_hostile_event_text_renders_inert(bob_client: Client) -> None:
-    event_record(kind="note", actor='<img src=x onerror="1">', message="<script>alert(1)</script>")
+    event_record(
+        kind=EventKind.SITE_STATE,
+        actor='<img src=x onerror="1">',
+        message="<script>alert(1)</script>",
+    )
     body = bob_client.get("/audit/").content.decode()
     assert "<script>alert(1)" not in body and "<img src=x" not in body
     assert "&lt;script&gt;" in body
 
 
 def test_the_api_lists_the_audit_trail(alice_token: str, alice: User) -> None:
-    event_record(kind="token.created", actor="cli", data={"user": "alice", "token": "tkd_AbCd"})
-    event_record(kind="notice.closed_per_admin", actor="api:alice", data={"notice": 7})
+    event_record(
+        kind=EventKind.TOKEN_CREATED, actor="cli", data={"user": "alice", "token": "tkd_AbCd"}
+    )
+    event_record(kind=EventKind.NOTICE_CLOSED_PER_ADMIN, actor="api:alice", data={"notice": 7})
     client = Client(headers={"Authorization": f"Bearer {alice_token}"})
     r = client.get("/api/events", {"object": "notice:7"})
     assert r.status_code == 200
