@@ -33,6 +33,7 @@ from takedown.cases.services import (
     site_reject,
     site_reopen,
 )
+from takedown.lib.ids import parse_id
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,10 @@ def _incident(params: Mapping[str, Any]) -> Incident | None:
     raw = str(params.get("incident") or "").strip().lstrip("#")
     if not raw:
         return None
-    if not raw.isdigit():
+    number = parse_id(raw)
+    if number is None:
         raise ActionError(gettext("%(raw)r is not an incident number") % {"raw": raw})
-    incident = Incident.objects.filter(pk=int(raw)).first()
+    incident = Incident.objects.filter(pk=number).first()
     if incident is None:
         raise ActionError(gettext("no incident %(raw)s") % {"raw": raw})
     return incident

@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from takedown.cases.attention import HandlerItem, Reason
 from takedown.cases.models import Event, EventKind, Site, SiteState, Step, Work
+from takedown.lib.ids import parse_id
 
 # Events that ask a handler to look at a site (a revival, a recurrence on a
 # known server), and the handler's decisions that answer them: marking it
@@ -399,26 +400,30 @@ def site_search(*, filters: SiteFilter) -> QuerySet[Site]:
         qs = qs.filter(brand__icontains=filters.brand)
     if filters.organization:
         org = filters.organization
+        org_id = parse_id(org)
         qs = qs.filter(
-            Q(organization_id=int(org))
-            if org.isdigit()
+            Q(organization_id=org_id)
+            if org_id is not None
             else Q(organization__name__icontains=org) | Q(organization__name_local__icontains=org)
         )
     if filters.reporter:
         rep = filters.reporter
+        rep_id = parse_id(rep)
         qs = qs.filter(
             pk__in=Site.objects.filter(
-                Q(reports__reporter_id=int(rep))
-                if rep.isdigit()
+                Q(reports__reporter_id=rep_id)
+                if rep_id is not None
                 else Q(reports__reporter__name__icontains=rep)
                 | Q(reports__reporter__email__iexact=rep)
             ).values("pk")
         )
     if filters.states:
         qs = qs.filter(state__in=filters.states)
-    if filters.reported_from:
+    # The first and last days a date can name bound nothing (and the day
+    # after the last one does not exist).
+    if filters.reported_from and filters.reported_from > date.min:
         qs = qs.filter(first_reported__gte=_day_start(filters.reported_from))
-    if filters.reported_to:
+    if filters.reported_to and filters.reported_to < date.max:
         qs = qs.filter(first_reported__lt=_day_start(filters.reported_to + timedelta(days=1)))
     if filters.assignee:
         qs = (

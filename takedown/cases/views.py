@@ -30,6 +30,7 @@ from takedown.cases.selectors import (
     site_search_page,
 )
 from takedown.cases.services import ActionError, incident_merge
+from takedown.lib.ids import parse_id
 from takedown.web.redirects import local_next
 from takedown.web.roles import Role, request_actor, role_required
 
@@ -194,7 +195,8 @@ def site_bulk(request: HttpRequest) -> HttpResponse:
             )
             return redirect(back)
     else:
-        ids = [int(v) for v in request.POST.getlist("site") if v.isdigit()][:BULK_LIMIT]
+        ids = [i for v in request.POST.getlist("site") if (i := parse_id(v)) is not None]
+        ids = ids[:BULK_LIMIT]
         sites = list(Site.objects.filter(pk__in=ids).order_by("pk"))
     if not sites:
         messages.error(request, _("No site selected."))
@@ -256,7 +258,8 @@ def incident_detail(request: HttpRequest, incident_id: int) -> HttpResponse:
 def incident_merge_view(request: HttpRequest, incident_id: int) -> HttpResponse:
     source = get_object_or_404(Incident, pk=incident_id)
     raw = request.POST.get("into", "").strip().lstrip("#")
-    target = Incident.objects.filter(pk=int(raw)).first() if raw.isdigit() else None
+    into = parse_id(raw)
+    target = Incident.objects.filter(pk=into).first() if into is not None else None
     if target is None:
         messages.error(request, _("No incident %(n)s.") % {"n": raw[:20]})
         return redirect("incident_detail", incident_id=source.pk)

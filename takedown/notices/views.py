@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from takedown.cases.services import ActionError
+from takedown.lib.ids import parse_id
 from takedown.notices.actions import (
     answer_draft,
     inbound_answer,
@@ -99,10 +100,9 @@ def notice_detail(request: HttpRequest, notice_id: int) -> HttpResponse:
 def notice_close(request: HttpRequest, notice_id: int) -> HttpResponse:
     notice = get_object_or_404(Notice, pk=notice_id)
     inbound = None
-    if request.POST.get("inbound", "").isdigit():
-        inbound = InboundMessage.objects.filter(
-            pk=int(request.POST["inbound"]), notice__isnull=False
-        ).first()
+    inbound_id = parse_id(request.POST.get("inbound", ""))
+    if inbound_id is not None:
+        inbound = InboundMessage.objects.filter(pk=inbound_id, notice__isnull=False).first()
     notice_close_per_admin(notice, actor=request.user.get_username(), inbound=inbound)
     messages.success(
         request, _("Marked as closed per the administrator; the sites are checked now.")
@@ -192,10 +192,10 @@ def _notice_by_token(text: str) -> Notice | None:
     (as copied from a subject line), must be the notice's own.
     """
     digits, _sep, tag = text.strip().upper().removeprefix("TKD#").removeprefix("N").partition("-")
-    digits = digits.strip()
-    if not digits.isdigit():
+    number = parse_id(digits)
+    if number is None:
         return None
-    notice = Notice.objects.filter(pk=int(digits)).first()
+    notice = Notice.objects.filter(pk=number).first()
     if notice is not None and tag and tag.strip().lower() != notice.token_tag.lower():
         return None
     return notice

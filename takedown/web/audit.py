@@ -23,6 +23,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
 from takedown.cases.models import Event, EventKind, SiteState
+from takedown.lib.ids import parse_id
 from takedown.web.roles import Role, role_required
 
 # Actors that are the service itself rather than a person.
@@ -51,12 +52,13 @@ def object_q(text: str) -> Q:
     if not match:
         raise AuditFilterError(_("Write the object as type:id, for example site:12 or user:alice."))
     kind, ident = match.group(1), match.group(2)
+    number = parse_id(ident)
     if kind in _COLUMNS:
-        if not ident.isdigit():
+        if number is None:
             raise AuditFilterError(_("%(type)s needs a number.") % {"type": kind})
-        return Q(**{_COLUMNS[kind]: int(ident)})
+        return Q(**{_COLUMNS[kind]: number})
     if kind in _DATA_KEYS:
-        value: Any = int(ident) if ident.isdigit() and kind not in {"user", "token"} else ident
+        value: Any = number if number is not None and kind not in {"user", "token"} else ident
         return Q(**{f"data__{kind}": value})
     raise AuditFilterError(_("Unknown object type %(type)s.") % {"type": kind})
 
@@ -104,9 +106,11 @@ def events_audit(f: AuditFilters) -> QuerySet[Event]:
         qs = qs.filter(kind_q(f.kind))
     if f.object.strip():
         qs = qs.filter(object_q(f.object))
-    if f.since:
+    # The first and last days a date can name bound nothing (and the day
+    # after the last one does not exist).
+    if f.since and f.since > date.min:
         qs = qs.filter(at__gte=_start_of(f.since))
-    if f.until:
+    if f.until and f.until < date.max:
         qs = qs.filter(at__lt=_start_of(f.until + timedelta(days=1)))
     return qs.order_by("-at", "-id")
 

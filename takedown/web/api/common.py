@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Field, Schema
 from ninja.parser import Parser
 from pydantic import AfterValidator
+
+from takedown.lib.ids import MAX_ID
 
 T = TypeVar("T")
 MAX_LIMIT = 1000
@@ -54,6 +58,25 @@ def _no_nul(value: str) -> str:
 Text = Annotated[str, AfterValidator(_no_nul)]
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description=f"at most {MAX_LIMIT}")]
 Offset = Annotated[int, Field(ge=0, le=2**31)]
+# An object's id as given by a client: the range of a BigAutoField, so that a
+# huge number is a 422, not an overflow in the database driver.
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Asn = Annotated[int, Field(ge=0, le=2**32 - 1)]
+
+
+def _utc(value: datetime) -> datetime:
+    # PostgreSQL refuses UTC offsets beyond 15:59 that Python accepts (up to
+    # 23:59), and a naive time is the service's: so every moment goes to the
+    # database in UTC, and one that has no UTC equivalent (year 0) is a 422.
+    if timezone.is_naive(value):
+        value = timezone.make_aware(value)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range") from None
+
+
+Moment = Annotated[datetime, AfterValidator(_utc)]
 
 
 class Page(Schema, Generic[T]):

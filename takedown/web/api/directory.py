@@ -16,7 +16,7 @@ from takedown.cases.models import Incident, Site
 from takedown.cases.services import incident_create
 from takedown.intake.models import Reporter, ReporterKind
 from takedown.web.api.auth import ACT, READ, api_actor
-from takedown.web.api.common import Limit, Offset, Page, Text, page_of
+from takedown.web.api.common import Id, Limit, Offset, Page, Text, page_of
 
 reporters = Router(tags=["reporters"])
 incidents = Router(tags=["incidents"])
@@ -78,7 +78,7 @@ def list_reporters(
 
 
 @reporters.get("/{reporter_id}", response=ReporterOut, auth=READ)
-def get_reporter(request: HttpRequest, reporter_id: int) -> Any:
+def get_reporter(request: HttpRequest, reporter_id: Id) -> Any:
     return reporter_out(get_object_or_404(_reporters(), pk=reporter_id))
 
 
@@ -102,7 +102,7 @@ def incident_out(i: Incident) -> dict[str, Any]:
 def list_incidents(
     request: HttpRequest,
     q: Text = "",
-    site: int | None = None,
+    site: Id | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> Any:
@@ -116,7 +116,7 @@ def list_incidents(
 
 
 @incidents.get("/{incident_id}", response=IncidentOut, auth=READ)
-def get_incident(request: HttpRequest, incident_id: int) -> Any:
+def get_incident(request: HttpRequest, incident_id: Id) -> Any:
     return incident_out(
         get_object_or_404(Incident.objects.prefetch_related("sites"), pk=incident_id)
     )
@@ -124,7 +124,7 @@ def get_incident(request: HttpRequest, incident_id: int) -> Any:
 
 class IncidentIn(Schema):
     title: str
-    site_ids: list[int] = []
+    site_ids: list[Id] = []
 
 
 @incidents.post("", response={201: IncidentOut}, auth=ACT)

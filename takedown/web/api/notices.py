@@ -26,7 +26,7 @@ from takedown.notices.models import (
 )
 from takedown.notices.services import bad_address_allow, notice_close_per_admin
 from takedown.web.api.auth import ACT, READ, api_actor
-from takedown.web.api.common import Limit, Offset, Page, page_of
+from takedown.web.api.common import Id, Limit, Offset, Page, page_of
 
 router = Router(tags=["notices"])
 inbound_router = Router(tags=["mail"])
@@ -88,9 +88,9 @@ class NoticeDetailOut(NoticeOut):
 class NoticeFilters(Schema):
     state: list[NoticeState] = []
     kind: list[NoticeKind] = []
-    organization: int | None = None
-    site: int | None = None
-    reporter: int | None = None
+    organization: Id | None = None
+    site: Id | None = None
+    reporter: Id | None = None
 
 
 def _notices() -> Any:
@@ -117,7 +117,7 @@ def list_notices(
 
 
 @router.get("/{notice_id}", response=NoticeDetailOut, auth=READ)
-def get_notice(request: HttpRequest, notice_id: int) -> Any:
+def get_notice(request: HttpRequest, notice_id: Id) -> Any:
     """One notice with the text that was sent."""
     notice = get_object_or_404(_notices(), pk=notice_id)
     return {**notice_out(notice), "body": notice.body}
@@ -142,7 +142,7 @@ class ThreadOut(Schema):
 
 
 @router.get("/{notice_id}/thread", response=ThreadOut, auth=READ)
-def notice_thread(request: HttpRequest, notice_id: int) -> Any:
+def notice_thread(request: HttpRequest, notice_id: Id) -> Any:
     """The notice's thread in order: what we sent and what came back."""
     notice = get_object_or_404(Notice, pk=notice_id)
     root = notice.root
@@ -177,11 +177,11 @@ def notice_thread(request: HttpRequest, notice_id: int) -> Any:
 
 
 class CloseIn(Schema):
-    inbound: int | None = None
+    inbound: Id | None = None
 
 
 @router.post("/{notice_id}/close", response={200: NoticeOut}, auth=ACT)
-def close_notice(request: HttpRequest, notice_id: int, payload: CloseIn) -> Any:
+def close_notice(request: HttpRequest, notice_id: Id, payload: CloseIn) -> Any:
     """The administrator says the site is gone: the thread is closed, its sites checked now.
 
     ``inbound`` names the reply that said so (it is marked handled).
@@ -244,7 +244,7 @@ class InboundDetailOut(InboundOut):
 
 class InboundFilters(Schema):
     kind: list[InboundKind] = []
-    notice: int | None = None
+    notice: Id | None = None
     handled: bool | None = None
 
 
@@ -264,7 +264,7 @@ def list_inbound(
 
 
 @inbound_router.get("/{inbound_id}", response=InboundDetailOut, auth=READ)
-def get_inbound(request: HttpRequest, inbound_id: int) -> Any:
+def get_inbound(request: HttpRequest, inbound_id: Id) -> Any:
     """One message: its headers as classified and its text (never HTML)."""
     m = get_object_or_404(InboundMessage, pk=inbound_id)
     text = classify_message(bytes(m.raw)).text
@@ -277,7 +277,7 @@ def get_inbound(request: HttpRequest, inbound_id: int) -> Any:
 
 
 @inbound_router.get("/{inbound_id}/raw", auth=READ, response={200: None})
-def get_inbound_raw(request: HttpRequest, inbound_id: int) -> HttpResponse:
+def get_inbound_raw(request: HttpRequest, inbound_id: Id) -> HttpResponse:
     """The message exactly as it arrived, as a download."""
     m = get_object_or_404(InboundMessage, pk=inbound_id)
     response = HttpResponse(bytes(m.raw), content_type="application/octet-stream")
@@ -309,7 +309,7 @@ def list_bad_addresses(
 
 
 @bad_router.post("/{bad_id}/allow", response=BadAddressOut, auth=ACT)
-def allow_bad_address(request: HttpRequest, bad_id: int) -> Any:
+def allow_bad_address(request: HttpRequest, bad_id: Id) -> Any:
     """Use a bounced address again (it may have been fixed)."""
     bad = get_object_or_404(BadAddress, pk=bad_id)
     bad_address_allow(bad, actor=api_actor(request))

@@ -18,7 +18,7 @@ from takedown.locate.services import (
     organization_reset,
 )
 from takedown.web.api.auth import ADMIN, READ, api_actor
-from takedown.web.api.common import Limit, Offset, Page, Text, page_of
+from takedown.web.api.common import Asn, Id, Limit, Offset, Page, Text, page_of
 
 router = Router(tags=["organizations"])
 
@@ -85,7 +85,7 @@ class OrganizationFilters(Schema):
     kind: OrgKind | None = None
     role: OrgRole | None = None
     country: Text = ""
-    asn: int | None = None
+    asn: Asn | None = None
 
 
 @router.get("", response=Page[OrganizationOut], auth=READ)
@@ -109,7 +109,7 @@ def list_organizations(
 
 
 @router.get("/{org_id}", response=OrganizationDetailOut, auth=READ)
-def get_organization(request: HttpRequest, org_id: int) -> Any:
+def get_organization(request: HttpRequest, org_id: Id) -> Any:
     """One organisation with the registry's values beside the handlers' overrides."""
     return _detail(get_object_or_404(Organization, pk=org_id))
 
@@ -126,7 +126,7 @@ class OrganizationEditIn(Schema):
 
 
 @router.patch("/{org_id}", response=OrganizationDetailOut, auth=ADMIN)
-def edit_organization(request: HttpRequest, org_id: int, payload: OrganizationEditIn) -> Any:
+def edit_organization(request: HttpRequest, org_id: Id, payload: OrganizationEditIn) -> Any:
     """Correct an organisation (admins): the same service as its page in the UI."""
     org = get_object_or_404(Organization, pk=org_id)
     changes = {
@@ -146,7 +146,7 @@ class ResetIn(Schema):
 
 
 @router.post("/{org_id}/reset", response=OrganizationDetailOut, auth=ADMIN)
-def reset_organization(request: HttpRequest, org_id: int, payload: ResetIn) -> Any:
+def reset_organization(request: HttpRequest, org_id: Id, payload: ResetIn) -> Any:
     """Drop overrides: the registry's values apply again for the ``fields`` named."""
     org = get_object_or_404(Organization, pk=org_id)
     unknown = [f for f in payload.fields if f not in EDITABLE_FIELDS]

@@ -13,6 +13,7 @@ from ninja.responses import Status
 from takedown.intake.models import TLP, Purpose, Report, ReporterKind
 from takedown.intake.services import ReporterInfo, ReportError, report_receive
 from takedown.web.api.auth import ACT, READ, api_actor
+from takedown.web.api.common import Id
 from takedown.web.api.sites import SiteOut, site_out
 
 router = Router(tags=["reports"])
@@ -103,7 +104,7 @@ class ReportDetailOut(Schema):
 
 
 @router.get("/{report_id}", response=ReportDetailOut, auth=READ)
-def get_report(request: HttpRequest, report_id: int) -> Any:
+def get_report(request: HttpRequest, report_id: Id) -> Any:
     """One report as stored (its raw content is a download in the UI)."""
     report = get_object_or_404(Report.objects.defer("raw_bytes", "raw_text"), pk=report_id)
     return {

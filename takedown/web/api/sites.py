@@ -19,7 +19,7 @@ from takedown.cases.services import ActionError, site_mark_reviewed
 from takedown.intake.extract import InvalidURL, normalise_url
 from takedown.monitor.models import Check, Evidence
 from takedown.web.api.auth import ACT, READ, api_actor
-from takedown.web.api.common import ErrorOut, Limit, Offset, Page, Text, page_of
+from takedown.web.api.common import ErrorOut, Id, Limit, Moment, Offset, Page, Text, page_of
 
 router = Router(tags=["sites"])
 
@@ -77,10 +77,10 @@ class SiteFilters(Schema):
     registered_domain: Text = ""
     ip: Text = ""
     brand: Text = ""
-    organization: int | None = None
-    reporter: int | None = None
-    reported_after: datetime | None = None
-    reported_before: datetime | None = None
+    organization: Id | None = None
+    reporter: Id | None = None
+    reported_after: Moment | None = None
+    reported_before: Moment | None = None
     historical: bool = False
     order: SiteOrder = SiteOrder.ID
 
@@ -134,7 +134,7 @@ def list_sites(
 
 
 @router.get("/{site_id}", response=SiteOut, auth=READ)
-def get_site(request: HttpRequest, site_id: int) -> Any:
+def get_site(request: HttpRequest, site_id: Id) -> Any:
     return site_out(get_object_or_404(Site.objects.select_related("organization"), pk=site_id))
 
 
@@ -170,7 +170,7 @@ def event_out(e: Event) -> dict[str, Any]:
     }
 
 
-def _site(site_id: int) -> Site:
+def _site(site_id: Id) -> Site:
     site = Site.objects.filter(pk=site_id).only("pk").first()
     if site is None:
         raise HttpError(404, "no such site")
@@ -178,7 +178,7 @@ def _site(site_id: int) -> Site:
 
 
 @router.get("/{site_id}/events", response=Page[EventOut], auth=READ)
-def site_events(request: HttpRequest, site_id: int, limit: Limit = 100, offset: Offset = 0) -> Any:
+def site_events(request: HttpRequest, site_id: Id, limit: Limit = 100, offset: Offset = 0) -> Any:
     """The site's timeline, oldest first."""
     site = _site(site_id)
     return page_of(
@@ -205,7 +205,7 @@ class CheckOut(Schema):
 
 
 @router.get("/{site_id}/checks", response=Page[CheckOut], auth=READ)
-def site_checks(request: HttpRequest, site_id: int, limit: Limit = 100, offset: Offset = 0) -> Any:
+def site_checks(request: HttpRequest, site_id: Id, limit: Limit = 100, offset: Offset = 0) -> Any:
     """The site's checks, newest first."""
     site = _site(site_id)
     return page_of(
@@ -253,9 +253,7 @@ def evidence_out(e: Evidence) -> dict[str, Any]:
 
 
 @router.get("/{site_id}/evidence", response=Page[EvidenceOut], auth=READ)
-def site_evidence(
-    request: HttpRequest, site_id: int, limit: Limit = 100, offset: Offset = 0
-) -> Any:
+def site_evidence(request: HttpRequest, site_id: Id, limit: Limit = 100, offset: Offset = 0) -> Any:
     """Evidence captured for the site (metadata only), newest first."""
     site = _site(site_id)
     return page_of(
@@ -271,7 +269,7 @@ class ReviewIn(Schema):
 
 
 @router.post("/{site_id}/review", response={200: EventOut, 409: ErrorOut}, auth=ACT)
-def site_review(request: HttpRequest, site_id: int, body: ReviewIn) -> Any:
+def site_review(request: HttpRequest, site_id: Id, body: ReviewIn) -> Any:
     """Mark the site's revival or recurrence reviewed: it leaves the queue.
 
     409 when there is nothing to review (another handler just did it).
