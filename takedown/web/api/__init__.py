@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from takedown.web.api import audit, directory, notices, organizations, reports, sites, stats
+from takedown.web.api import (
+    audit,
+    directory,
+    handler_queue,
+    notices,
+    organizations,
+    reports,
+    sites,
+    stats,
+)
 from takedown.web.api.auth import ADMIN
 from takedown.web.api.common import StrictJSONParser
 
@@ -35,5 +44,6 @@ api.add_router("/reporters", directory.reporters)
 api.add_router("/incidents", directory.incidents)
 api.add_router("/stats", stats.router)
 api.add_router("/events", audit.router)
+api.add_router("/queue", handler_queue.router)
 
 __all__ = ["api"]

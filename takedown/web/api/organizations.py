@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from django.db.models import Count, Q
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 
 from takedown.locate.models import EDITABLE_FIELDS, Organization, OrgKind, OrgRole
@@ -17,8 +18,9 @@ from takedown.locate.services import (
     organization_edit,
     organization_reset,
 )
+from takedown.stats.selectors import stats_as_json, stats_get
 from takedown.web.api.auth import ADMIN, READ, api_actor
-from takedown.web.api.common import Asn, Id, Limit, Offset, Page, Text, page_of
+from takedown.web.api.common import Asn, ErrorOut, Id, Limit, Offset, Page, Text, page_of
 
 router = Router(tags=["organizations"])
 
@@ -112,6 +114,38 @@ def list_organizations(
 def get_organization(request: HttpRequest, org_id: Id) -> Any:
     """One organisation with the registry's values beside the handlers' overrides."""
     return _detail(get_object_or_404(Organization, pk=org_id))
+
+
+class ClosureOut(Schema):
+    """The seed's per-organisation row (``GET /api/stats`` ``organizations``) for this one."""
+
+    org: str
+    replies: str = Field(description="how often they reply, as the seed's table says it")
+    reply_rate: float | None
+    closure_hours: dict[str, float | None]
+    closure_business_days: dict[str, float | None]
+    sites_per_month: float | None
+    closure_rate: float | None
+    notices: int
+    sites: int
+    closed: int
+    replied: int
+
+
+class FiscalYear(Schema):
+    fy: int | None = Field(None, ge=2000, le=2100, description="fiscal year (April-March)")
+
+
+@router.get("/{org_id}/stats", response={200: ClosureOut, 404: ErrorOut}, auth=READ)
+def organization_stats(request: HttpRequest, org_id: Id, q: Query[FiscalYear]) -> Any:
+    """Replies, time to closure (average, shortest, longest), reports a month and the
+    closure rate of this organisation, as on its page; 404 while it has no notice."""
+    org = get_object_or_404(Organization, pk=org_id)
+    stats = stats_get(fy=q.fy)
+    rows = [row for row in stats.organizations if row.org_id == org.pk]
+    if not rows:
+        raise HttpError(404, "no notice to this organisation in the period")
+    return stats_as_json(replace(stats, organizations=rows))["organizations"][0]
 
 
 class OrganizationEditIn(Schema):

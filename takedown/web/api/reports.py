@@ -1,20 +1,22 @@
-"""Reports: take one (text or URLs), read one back."""
+"""Reports: take one (text or URLs), read them back."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Query, Router, Schema
 from ninja.responses import Status
 
-from takedown.intake.models import TLP, Purpose, Report, ReporterKind
+from takedown.cases.models import Site
+from takedown.intake.models import TLP, Channel, Purpose, Report, ReporterKind
 from takedown.intake.services import ReporterInfo, ReportError, report_receive
 from takedown.web.api.auth import ACT, READ, api_actor
-from takedown.web.api.common import Id
-from takedown.web.api.sites import SiteOut, site_out
+from takedown.web.api.common import Id, Limit, Offset, Page, page_of
+from takedown.web.api.sites import SiteOut, sites_out
 
 router = Router(tags=["reports"])
 
@@ -81,7 +83,7 @@ def create_report(request: HttpRequest, payload: ReportIn) -> Any:
         {
             "report": result.report.pk,
             "token": result.report.token,
-            "sites": [site_out(s) for s in result.sites],
+            "sites": sites_out(result.sites),
             "new_sites": len(result.new_sites),
             "errors": result.errors,
         },
@@ -103,10 +105,43 @@ class ReportDetailOut(Schema):
     site_ids: list[int]
 
 
+def _reports() -> QuerySet[Report]:
+    return Report.objects.defer("raw_bytes", "raw_text").prefetch_related(
+        Prefetch("sites", queryset=Site.objects.only("pk"))
+    )
+
+
+class ReportFilters(Schema):
+    site: Id | None = None
+    reporter: Id | None = None
+    channel: Channel | None = None
+    incident: Id | None = None
+
+
+@router.get("", response=Page[ReportDetailOut], auth=READ)
+def list_reports(
+    request: HttpRequest, f: Query[ReportFilters], limit: Limit = 100, offset: Offset = 0
+) -> Any:
+    """Reports newest first: a site's, a reporter's, an incident's."""
+    qs = _reports()
+    if f.site is not None:
+        qs = qs.filter(sites__pk=f.site).distinct()
+    if f.reporter is not None:
+        qs = qs.filter(reporter_id=f.reporter)
+    if f.channel is not None:
+        qs = qs.filter(channel=f.channel)
+    if f.incident is not None:
+        qs = qs.filter(incident_id=f.incident)
+    return page_of(qs.order_by("-received", "-id"), limit=limit, offset=offset, out=report_out)
+
+
 @router.get("/{report_id}", response=ReportDetailOut, auth=READ)
 def get_report(request: HttpRequest, report_id: Id) -> Any:
     """One report as stored (its raw content is a download in the UI)."""
-    report = get_object_or_404(Report.objects.defer("raw_bytes", "raw_text"), pk=report_id)
+    return report_out(get_object_or_404(_reports(), pk=report_id))
+
+
+def report_out(report: Report) -> dict[str, Any]:
     return {
         "id": report.pk,
         "token": report.token,
@@ -119,5 +154,5 @@ def get_report(request: HttpRequest, report_id: Id) -> Any:
         "errors": list(report.errors or []),
         "reporter_id": report.reporter_id,
         "incident_id": report.incident_id,
-        "site_ids": sorted(report.sites.values_list("pk", flat=True)),
+        "site_ids": sorted(s.pk for s in report.sites.all()),
     }

@@ -3,18 +3,14 @@ reporters, incidents, statistics; each action through its service."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import pytest
-from django.test import Client
 
 from takedown.cases.models import Event, EventKind, Incident, Site
-from takedown.cases.services import sites_create_bulk
 from takedown.intake.models import Reporter
 from takedown.locate.models import Organization
 from takedown.notices.inbound import inbound_receive
-from takedown.notices.models import BadAddress, InboundMessage, Notice, NoticeState
+from takedown.notices.models import BadAddress, InboundMessage, Notice
+from takedown.web.tests.api_helpers import api, make_notice, make_org, make_sites, send
 
 pytestmark = pytest.mark.django_db
 
@@ -25,49 +21,19 @@ HOSTILE_MAIL = (
 )
 
 
-def api(token: str) -> Client:
-    return Client(headers={"Authorization": f"Bearer {token}"})
-
-
-def send(client: Client, method: str, url: str, body: Any = None) -> Any:
-    return client.generic(method, url, data=json.dumps(body or {}), content_type="application/json")
-
-
 @pytest.fixture
 def org() -> Organization:
-    return Organization.objects.create(
-        name="Example Net",
-        kind="isp",
-        language="ja",
-        country="JP",
-        abuse_emails=["abuse@net.example"],
-        registry_data={"kind": "isp", "abuse_emails": ["abuse@net.example"], "language": "ja"},
-    )
+    return make_org()
 
 
 @pytest.fixture
 def site(org: Organization) -> Site:
-    site = sites_create_bulk(
-        [{"url": "http://login.bank.example/", "host": "login.bank.example",
-          "registered_domain": "bank.example"}]
-    )["http://login.bank.example/"]  # fmt: skip
-    Site.objects.filter(pk=site.pk).update(organization=org)
-    return site
+    return make_sites(1, org)[0]
 
 
 @pytest.fixture
 def notice(org: Organization, site: Site) -> Notice:
-    notice = Notice.objects.create(
-        organization=org,
-        state=NoticeState.SENT,
-        idempotency_key="test-1",
-        subject="[TKD#N1] Phishing site",
-        body="Please take down hxxp://login[.]bank[.]example/",
-        recipients=["abuse@net.example"],
-        message_id="<n1@takedown.example>",
-    )
-    notice.sites.add(site)
-    return notice
+    return make_notice(org, [site])
 
 
 def test_it_lists_notices_and_shows_one_with_its_thread(
