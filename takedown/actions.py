@@ -35,6 +35,9 @@ from takedown.cases.services import (
 )
 from takedown.lib.ids import parse_id
 
+# "Every site matching the search" acts on at most this many at once (UI and API).
+BULK_LIMIT = 5000
+
 
 @dataclass(frozen=True)
 class SiteAction:

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from takedown.actions import ACTIONS, ActionResult, sites_act
+from takedown.actions import ACTIONS, BULK_LIMIT, ActionResult, sites_act
 from takedown.cases.models import Event, Incident, Site, SiteState
 from takedown.cases.selectors import (
     MAX_PER_PAGE,
@@ -33,9 +33,6 @@ from takedown.cases.services import ActionError, incident_merge
 from takedown.lib.ids import parse_id
 from takedown.web.redirects import local_next
 from takedown.web.roles import Role, request_actor, role_required
-
-# "Every site matching the search" acts on at most this many at once.
-BULK_LIMIT = 5000
 
 
 def _int(value: Any, default: int = 1) -> int:

@@ -7,9 +7,12 @@ one that has none.  Actions call the same service functions as the UI.
 
 from __future__ import annotations
 
+from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 
+from takedown.cases.services import ActionError
 from takedown.web.api import (
+    actions,
     audit,
     directory,
     handler_queue,
@@ -34,7 +37,18 @@ api = NinjaAPI(
     parser=StrictJSONParser(),
     urls_namespace="api",
 )
+
+
+@api.exception_handler(ActionError)
+def action_refused(request: HttpRequest, exc: ActionError) -> HttpResponse:
+    """A service refused a handler's action (the state does not allow it, it was
+    already done, a value is wrong): 409 with the reason the UI would show."""
+    return api.create_response(request, {"detail": str(exc)}, status=409)
+
+
 api.add_router("/reports", reports.router)
+# Before the sites' own router: its ``/{site_id}`` would take ``/sites/actions``.
+api.add_router("/sites", actions.router)
 api.add_router("/sites", sites.router)
 api.add_router("/notices", notices.router)
 api.add_router("/inbound", notices.inbound_router)

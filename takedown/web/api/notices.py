@@ -12,9 +12,19 @@ from typing import Any
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
-from ninja import Query, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
+from ninja.responses import Status
 
+from takedown.notices.actions import (
+    answer_draft,
+    inbound_answer,
+    inbound_link,
+    inbound_mark_handled,
+    inbound_to_report,
+    notice_answer,
+    notice_resend,
+)
 from takedown.notices.classify import classify_message
 from takedown.notices.models import (
     BadAddress,
@@ -26,7 +36,7 @@ from takedown.notices.models import (
 )
 from takedown.notices.services import bad_address_allow, notice_close_per_admin
 from takedown.web.api.auth import ACT, READ, api_actor
-from takedown.web.api.common import Id, Limit, Offset, Page, page_of
+from takedown.web.api.common import ErrorOut, Id, Limit, Offset, Page, Text, page_of
 
 router = Router(tags=["notices"])
 inbound_router = Router(tags=["mail"])
@@ -83,6 +93,7 @@ def notice_out(n: Notice) -> dict[str, Any]:
 
 class NoticeDetailOut(NoticeOut):
     body: str
+    draft: str = Field(description="the start of an answer in the thread, in its language")
 
 
 class NoticeFilters(Schema):
@@ -91,6 +102,7 @@ class NoticeFilters(Schema):
     organization: Id | None = None
     site: Id | None = None
     reporter: Id | None = None
+    recipient: Text = Field("", description="an address the notice was sent to")
 
 
 def _notices() -> Any:
@@ -113,6 +125,8 @@ def list_notices(
         qs = qs.filter(reporter_id=f.reporter)
     if f.site is not None:
         qs = qs.filter(sites__pk=f.site).distinct()
+    if f.recipient.strip():
+        qs = qs.filter(recipients__icontains=f.recipient.strip())
     return page_of(qs.order_by("-created", "-id"), limit=limit, offset=offset, out=notice_out)
 
 
@@ -120,7 +134,7 @@ def list_notices(
 def get_notice(request: HttpRequest, notice_id: Id) -> Any:
     """One notice with the text that was sent."""
     notice = get_object_or_404(_notices(), pk=notice_id)
-    return {**notice_out(notice), "body": notice.body}
+    return {**notice_out(notice), "body": notice.body, "draft": answer_draft(notice=notice)}
 
 
 class ThreadItemOut(Schema):
@@ -196,6 +210,35 @@ def close_notice(request: HttpRequest, notice_id: Id, payload: CloseIn) -> Any:
     return notice_out(get_object_or_404(_notices(), pk=notice.pk))
 
 
+class RecipientsIn(Schema):
+    recipients: list[Text] = Field(
+        [], max_length=50, description="addresses instead of the notice's own"
+    )
+
+
+@router.post("/{notice_id}/resend", response={201: NoticeOut, 409: ErrorOut}, auth=ACT)
+def resend_notice(request: HttpRequest, notice_id: Id, payload: RecipientsIn) -> Any:
+    """Send the thread's message again, in the thread, to the same or chosen addresses."""
+    notice = get_object_or_404(Notice, pk=notice_id)
+    resend = notice_resend(notice=notice, actor=api_actor(request), recipients=payload.recipients)
+    return Status(201, notice_out(get_object_or_404(_notices(), pk=resend.pk)))
+
+
+class AnswerIn(Schema):
+    body: Text = Field(max_length=100_000)
+    to: list[Text] = Field([], max_length=50, description="default: the thread's recipients")
+
+
+@router.post("/{notice_id}/answer", response={201: NoticeOut, 409: ErrorOut}, auth=ACT)
+def answer_notice(request: HttpRequest, notice_id: Id, payload: AnswerIn) -> Any:
+    """Write in the notice's thread (its token, references and language)."""
+    notice = get_object_or_404(Notice, pk=notice_id)
+    answer = notice_answer(
+        notice=notice, actor=api_actor(request), body=payload.body, to=payload.to
+    )
+    return Status(201, notice_out(get_object_or_404(_notices(), pk=answer.pk)))
+
+
 class InboundOut(Schema):
     id: int
     received: datetime
@@ -240,6 +283,7 @@ class InboundDetailOut(InboundOut):
     text: str
     text_truncated: bool
     details: dict[str, Any]
+    draft: str = Field(description="the start of an answer in its thread's language")
 
 
 class InboundFilters(Schema):
@@ -273,6 +317,7 @@ def get_inbound(request: HttpRequest, inbound_id: Id) -> Any:
         "text": text[:MAX_TEXT],
         "text_truncated": len(text) > MAX_TEXT,
         "details": m.details if isinstance(m.details, dict) else {},
+        "draft": answer_draft(inbound=m),
     }
 
 
@@ -284,6 +329,59 @@ def get_inbound_raw(request: HttpRequest, inbound_id: Id) -> HttpResponse:
     response["Content-Disposition"] = f'attachment; filename="inbound-{m.pk}.eml"'
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+def _inbound(inbound_id: int) -> InboundMessage:
+    return get_object_or_404(InboundMessage.objects.defer("raw"), pk=inbound_id)
+
+
+class LinkIn(Schema):
+    notice: Id
+
+
+@inbound_router.post(
+    "/{inbound_id}/link", response={200: InboundOut, 400: ErrorOut, 409: ErrorOut}, auth=ACT
+)
+def link_inbound(request: HttpRequest, inbound_id: Id, payload: LinkIn) -> Any:
+    """This message answers ``notice``: it becomes a reply in the notice's thread."""
+    inbound = _inbound(inbound_id)
+    notice = Notice.objects.filter(pk=payload.notice).first()
+    if notice is None:
+        raise HttpError(400, "no such notice")
+    inbound_link(inbound=inbound, notice=notice, actor=api_actor(request))
+    return inbound_out(_inbound(inbound.pk))
+
+
+class HandledIn(Schema):
+    note: Text = Field("", max_length=2000)
+
+
+@inbound_router.post("/{inbound_id}/handled", response={200: InboundOut, 409: ErrorOut}, auth=ACT)
+def mark_inbound_handled(request: HttpRequest, inbound_id: Id, payload: HandledIn) -> Any:
+    """Nothing more to do with this message (read, answered elsewhere, spam)."""
+    inbound = _inbound(inbound_id)
+    inbound_mark_handled(inbound=inbound, actor=api_actor(request), note=payload.note)
+    return inbound_out(_inbound(inbound.pk))
+
+
+@inbound_router.post("/{inbound_id}/report", response={200: InboundOut, 409: ErrorOut}, auth=ACT)
+def inbound_report(request: HttpRequest, inbound_id: Id) -> Any:
+    """The message is an incident report: intake takes it whole (``report_id`` is set)."""
+    inbound = get_object_or_404(InboundMessage, pk=inbound_id)
+    inbound_to_report(inbound=inbound, actor=api_actor(request))
+    return inbound_out(_inbound(inbound.pk))
+
+
+class InboundAnswerIn(Schema):
+    body: Text = Field(max_length=100_000)
+
+
+@inbound_router.post("/{inbound_id}/answer", response={201: NoticeOut, 409: ErrorOut}, auth=ACT)
+def answer_inbound(request: HttpRequest, inbound_id: Id, payload: InboundAnswerIn) -> Any:
+    """Answer the sender in the message's thread and language (link it first)."""
+    inbound = _inbound(inbound_id)
+    answer = inbound_answer(inbound=inbound, actor=api_actor(request), body=payload.body)
+    return Status(201, notice_out(get_object_or_404(_notices(), pk=answer.pk)))
 
 
 class BadAddressOut(Schema):

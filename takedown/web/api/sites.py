@@ -12,11 +12,10 @@ from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
-from ninja.responses import Status
 
 from takedown.cases.models import Event, Site, SiteKind, SiteState
 from takedown.cases.selectors import BadFilter, site_filter_parse, site_search
-from takedown.cases.services import ActionError, site_mark_reviewed
+from takedown.cases.services import site_mark_reviewed
 from takedown.monitor.models import Check, Evidence
 from takedown.web.api.auth import ACT, READ, api_actor
 from takedown.web.api.common import Asn, ErrorOut, Id, Limit, Moment, Offset, Page, Text, page_of
@@ -313,8 +312,5 @@ def site_review(request: HttpRequest, site_id: Id, body: ReviewIn) -> Any:
     409 when there is nothing to review (another handler just did it).
     """
     site = get_object_or_404(Site, pk=site_id)
-    try:
-        event = site_mark_reviewed(site=site, actor=api_actor(request), note=body.note)
-    except ActionError as exc:
-        return Status(409, {"detail": str(exc)})
-    return Status(200, event_out(event))
+    # Refused (ActionError): 409 through the API's handler, as every action.
+    return event_out(site_mark_reviewed(site=site, actor=api_actor(request), note=body.note))

@@ -177,6 +177,19 @@ def test_a_viewer_token_may_read_and_act_on_nothing(bob_token: str) -> None:
     assert acting >= 1
 
 
+def test_a_handler_token_may_act_but_not_administer(alice_token: str) -> None:
+    client = Client(headers={"Authorization": f"Bearer {alice_token}"})
+    before = Event.objects.count()
+    admin_only = 0
+    for url, method, role in api_table():
+        if role is Role.ADMIN:
+            r = client.generic(method, url, data="{}", content_type="application/json")
+            assert r.status_code == 403, (method, url, r.status_code)
+            admin_only += 1
+    assert admin_only >= 2
+    assert Event.objects.count() == before
+
+
 def test_a_token_follows_its_owners_role(alice: User) -> None:
     token = token_for(alice)
     client = Client(headers={"Authorization": f"Bearer {token}"})
