@@ -357,15 +357,26 @@ class _Recorder:
         self.registrars: dict[
             tuple[str | None, str | None, tuple[str, ...]], Organization | None
         ] = {}
-        # The cached networks the run used, fetched in one query rather than one each.
-        cached = {
-            res.network.db_id
-            for res in run.results.values()
-            if res.network is not None and res.network.db_id is not None
-        }
-        self.cached_networks = (
-            Network.objects.select_related("organization").in_bulk(cached) if cached else {}
-        )
+        self._cached_networks: dict[int, Network] | None = None
+
+    @property
+    def cached_networks(self) -> dict[int, Network]:
+        """The stored networks the run's cached answers name, in one query.
+
+        Read on first use, inside the caller's transaction: on SQLite no other
+        writer can then delete one (a refresh) before the Locations naming it
+        are committed.
+        """
+        if self._cached_networks is None:
+            ids = {
+                res.network.db_id
+                for res in self.run.results.values()
+                if res.network is not None and res.network.db_id is not None
+            }
+            self._cached_networks = (
+                Network.objects.select_related("organization").in_bulk(ids) if ids else {}
+            )
+        return self._cached_networks
 
     def network(self, info: NetworkInfo) -> Network:
         key = id(info)
@@ -373,7 +384,13 @@ class _Recorder:
             return self.networks[key]
         row = None
         if info.db_id is not None:
-            row = self.cached_networks.get(info.db_id)
+            cached = self.cached_networks.get(info.db_id)
+            # The id may be stale: written into the process's cache by a batch
+            # that then rolled back (on SQLite the next row stored takes the
+            # same id), or of a row since refreshed away.  Only this network's
+            # own row will do.
+            if cached is not None and _network_span(cached) == _info_span(info, self.context):
+                row = cached
         if row is None:
             row = self._store_network(info)
         elif row.organization is None:
@@ -383,25 +400,18 @@ class _Recorder:
         return row
 
     def _store_network(self, info: NetworkInfo) -> Network:
-        net = ipaddress.ip_network(info.prefix if "/" in info.prefix else info.cidrs[0])
-        first = min(ipaddress.ip_network(c) for c in info.cidrs if _same_version(c, net))
-        last = max(ipaddress.ip_network(c) for c in info.cidrs if _same_version(c, net))
-        width = 8 if net.version == 4 else 32
-        start = f"{int(first.network_address):0{width}x}"
-        end = f"{int(last.broadcast_address):0{width}x}"
+        version, start, end, _context = _info_span(info, self.context)
         org = organization_from_registry(info)
         now = timezone.now()
         # One row per network and context: a refreshed answer replaces the old one.
         Network.objects.filter(
-            version=net.version, start=start, end=end, data__context=self.context
+            version=version, start=start, end=end, data__context=self.context
         ).delete()
         for pk, cached in list(self.cached_networks.items()):
-            if (cached.version, cached.start, cached.end) == (net.version, start, end) and (
-                cached.data.get("context") == self.context
-            ):
+            if _network_span(cached) == (version, start, end, self.context):
                 del self.cached_networks[pk]
         row = Network.objects.create(
-            version=net.version,
+            version=version,
             start=start,
             end=end,
             prefix=info.prefix[:100],
@@ -437,7 +447,8 @@ class _Recorder:
             # Came from the cache: rewriting it would restamp ``expires`` and
             # keep a registrar answer alive for as long as the domain is used.
             cached = DomainRecord.objects.select_related("registrar").filter(pk=info.db_id).first()
-            if cached is not None:
+            # A stale id (a rolled-back batch's) may name another domain's record.
+            if cached is not None and cached.domain == info.domain[:255]:
                 self.domains[info.domain] = cached
                 return cached
         now = timezone.now()
@@ -466,6 +477,21 @@ class _Recorder:
 
 def _same_version(cidr: str, net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
     return ipaddress.ip_network(cidr).version == net.version
+
+
+def _info_span(info: NetworkInfo, context: str) -> tuple[int, str, str, str]:
+    """(version, first address, last address, context) as a Network row stores them."""
+    net = ipaddress.ip_network(info.prefix if "/" in info.prefix else info.cidrs[0])
+    first = min(ipaddress.ip_network(c) for c in info.cidrs if _same_version(c, net))
+    last = max(ipaddress.ip_network(c) for c in info.cidrs if _same_version(c, net))
+    width = 8 if net.version == 4 else 32
+    start = f"{int(first.network_address):0{width}x}"
+    end = f"{int(last.broadcast_address):0{width}x}"
+    return net.version, start, end, context
+
+
+def _network_span(row: Network) -> tuple[int, str, str, str]:
+    return row.version, row.start, row.end, str((row.data or {}).get("context", ""))
 
 
 def location_json(

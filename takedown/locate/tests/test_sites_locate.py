@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 
 from takedown.cases.models import Event, EventKind, Site, SiteState, Step, Work
 from takedown.cases.services import sites_create_bulk
@@ -161,3 +162,36 @@ def test_the_worker_locates_what_intake_reported(sandbox_settings: Sandbox) -> N
         site.refresh_from_db()
         assert site.state == SiteState.LOCATED
         assert site.organization is not None and site.organization.name == "Example Hosting B"
+
+
+class _Rollback(Exception):
+    pass
+
+
+def test_it_gives_a_site_its_own_network_after_a_batch_rolled_back(
+    sandbox_settings: Sandbox,
+) -> None:
+    """A locate batch that rolls back (a conflict at commit, a crash) must not
+    leave the process's cached registry answers naming rows that never were.
+
+    On SQLite the next rows stored take those ids, and the cached answers then
+    led to them: a university's site located to another network's holder
+    (issue 10, seed site b12 ending at Example Cloud E), or given another
+    domain's registrar.
+    """
+    univ, other = make_sites("http://bank-e-check.example/", "http://verify.auction-c.example/")
+    with pytest.raises(_Rollback), transaction.atomic():
+        sites_locate([univ.pk])
+        raise _Rollback
+    sites_locate([other.pk])
+    sites_locate([univ.pk])
+    univ.refresh_from_db()
+    other.refresh_from_db()
+    assert univ.organization is not None and univ.organization.name == "Example University D"
+    assert other.organization is not None and other.organization.name == "Example Net A"
+    loc = Location.objects.filter(site=univ).latest()
+    assert loc.network is not None and loc.network.prefix == "127.4.0.0/24"
+    assert loc.network.organization == univ.organization
+    assert loc.registrar is not None and loc.registrar.name == "Example Registrar, Inc."
+    other_loc = Location.objects.filter(site=other).latest()
+    assert other_loc.registrar is not None and other_loc.registrar.name == "Quiet Registrar Ltd."
