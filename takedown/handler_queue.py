@@ -19,12 +19,14 @@ from takedown.cases import selectors as cases_selectors
 from takedown.cases.attention import HandlerItem, Reason
 from takedown.cases.models import Site
 from takedown.intake import selectors as intake_selectors
+from takedown.monitor import selectors as monitor_selectors
 from takedown.notices import selectors as notices_selectors
 
 # Where items come from: one function per step, each ``(now) -> items``.
 SOURCES: tuple[Callable[[datetime], Iterable[HandlerItem]], ...] = (
     cases_selectors.handler_items,
     intake_selectors.handler_items,
+    monitor_selectors.handler_items,
     notices_selectors.handler_items,
 )
 

@@ -362,6 +362,15 @@ STATS_WORKERS = env_int("TAKEDOWN_STATS_WORKERS", min(4, os.cpu_count() or 1), m
 # WATCH_INTERVAL_MAX) until WATCH_FOR has passed.
 CHECK_INTERVAL = env_float("TAKEDOWN_CHECK_INTERVAL", 1800.0, minimum=0.01)
 CONFIRM_DOWN = env_int("TAKEDOWN_CONFIRM_DOWN", 2, minimum=1)
+# Inconclusive checks (timeouts, broken answers, 5xx ...) prove nothing: the
+# site is checked again after INCONCLUSIVE_RETRY seconds, doubling each time up
+# to its usual interval.  A site never checked conclusively is notified anyway
+# after INCONCLUSIVE_NOTIFY_AFTER such checks in a row (the report says it is
+# up; nothing says it is gone).  An open site inconclusive for longer than
+# INCONCLUSIVE_AFTER seconds becomes a handler item.
+INCONCLUSIVE_RETRY = env_float("TAKEDOWN_INCONCLUSIVE_RETRY", 60.0, minimum=0.01)
+INCONCLUSIVE_NOTIFY_AFTER = env_int("TAKEDOWN_INCONCLUSIVE_NOTIFY_AFTER", 3, minimum=1)
+INCONCLUSIVE_AFTER = env_float("TAKEDOWN_INCONCLUSIVE_AFTER", 6 * 3600.0, minimum=0)
 WATCH_FOR = env_float("TAKEDOWN_WATCH_FOR", 30 * 86400.0, minimum=0)
 WATCH_INTERVAL_MAX = env_float("TAKEDOWN_WATCH_INTERVAL_MAX", 86400.0, minimum=0.01)
 MONITOR_BATCH = env_int("TAKEDOWN_MONITOR_BATCH", 500, minimum=1)

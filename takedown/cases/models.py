@@ -72,6 +72,7 @@ class EventKind(models.TextChoices):
     SITE_REOPENED = "site.reopened", _("reopened")
     SITE_DOWN = "site.down", _("takedown confirmed")
     SITE_ALREADY_DOWN = "site.already_down", _("already down when reported")
+    SITE_UNVERIFIED = "site.unverified", _("notified although no check was conclusive")
     SITE_REVIVED = "site.revived", _("site revived")
     SITE_CLOSED = "site.closed", _("site closed")
     SITE_RECURRENCE = "site.recurrence", _("recurrence on a known server")

@@ -13,8 +13,10 @@ benchmark build a :class:`FetchPolicy` from settings and share one
    opened, which also covers IP-literal URLs (aiohttp does not resolve those).
    The address checked is the address connected to, so DNS rebinding between a
    check and a connect cannot slip through.
-3. Connect, read and total timeouts; caps on header size, body size and on the
-   decompressed size (we decompress ourselves, in bounded steps).
+3. Connect, read and total timeouts; caps on the size of the headers (as big
+   as browsers accept: a hostile site must not look "down" to us while a
+   victim's browser shows its page), the body and the decompressed body (we
+   decompress ourselves, in bounded steps).
 4. No cookies across sites: a cookie jar lives for one fetch (one redirect chain).
 """
 
@@ -22,8 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import errno
+import functools
 import hashlib
 import ipaddress
+import re
 import secrets
 import socket
 import ssl
@@ -44,6 +49,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.client_proto import ResponseHandler
 from yarl import URL
 
 # The one address guard (IANA special-purpose registries), shared with locate.
@@ -61,6 +67,14 @@ MOBILE_UA = (
 USER_AGENTS = {"desktop": DESKTOP_UA, "mobile": MOBILE_UA}
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 MAX_REDIRECTS = 5
+# Chromium accepts a status line and headers of up to 256 KiB in all, with no
+# limit of its own on a single header or on their number.
+MAX_HEADER_BYTES = 256 * 1024
+# Header lines per response: no browser counts them, but each costs a few
+# Python objects; ten times what a busy real site sends (99 Set-Cookie pass).
+MAX_HEADERS = 1000
+# Headers kept in a FetchResult (and so in evidence), each value cut at 2 KiB.
+KEPT_HEADERS = 100
 
 
 class Outcome:
@@ -71,6 +85,7 @@ class Outcome:
     REFUSED = "refused"
     TIMEOUT = "timeout"
     TLS_ERROR = "tls_error"
+    UNREACHABLE = "unreachable"
     BLOCKED = "blocked"
     REDIRECT_LOOP = "redirect_loop"
     ERROR = "error"
@@ -103,8 +118,8 @@ class FetchPolicy:
     total_timeout: float = 20.0
     max_redirects: int = MAX_REDIRECTS
     max_body: int = 1024 * 1024
-    max_header_line: int = 8190
-    max_headers: int = 100
+    max_header_bytes: int = MAX_HEADER_BYTES
+    max_headers: int = MAX_HEADERS
     http_port: int = 80
     https_port: int = 443
     ca_bundle: str = ""
@@ -133,6 +148,9 @@ class FetchResult:
     redirects: list[tuple[int, str]] = field(default_factory=list)
     error: str | None = None
     detail: str = ""
+    # Why the site's certificate was refused, when it was: a fetch without
+    # verification may follow (browsers let victims click through the warning).
+    cert_error: str = ""
     elapsed: float = 0.0
 
     @property
@@ -441,6 +459,68 @@ class _Decoder:
         return bytes(out), bool(pending)
 
 
+# --- the header cap ------------------------------------------------------------------
+
+
+class _CappedResponseHandler(ResponseHandler):
+    """aiohttp's protocol, with a cap on the bytes before the end of the headers.
+
+    aiohttp limits each header line and the number of lines, but not their
+    sum: the per-line and per-count limits a browser would accept (256 KiB,
+    1000 lines) multiply to 256 MiB.  Counting the bytes until the blank line
+    that ends the headers bounds a response's headers at ``cap`` bytes (plus
+    one read), as Chromium does.  Interim responses (``100 Continue``, ``103
+    Early Hints``), which aiohttp reads past, count towards the same cap.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, cap: int) -> None:
+        super().__init__(loop=loop)
+        self._cap = cap
+        self._head_bytes = 0
+        self._head_done = False
+        # The start of the current head (its status line) and the end of the
+        # last read (a blank line may straddle two reads).
+        self._status = b""
+        self._tail = b""
+
+    def data_received(self, data: bytes) -> None:
+        if not self._head_done and data:
+            self._count_head(data)
+            if self._head_bytes > self._cap:
+                if self.transport is not None:
+                    self.transport.close()
+                self.set_exception(
+                    FetchFailure(Outcome.ERROR, f"response headers larger than {self._cap} bytes")
+                )
+                return
+        super().data_received(data)
+
+    def _count_head(self, data: bytes) -> None:
+        rest = data
+        while rest:
+            if len(self._status) < 12:
+                self._status += rest[: 12 - len(self._status)]
+            window = self._tail + rest
+            ends = [i for i in (window.find(b"\r\n\r\n"), window.find(b"\n\n")) if i >= 0]
+            if not ends:
+                self._head_bytes += len(rest)
+                self._tail = window[-3:]
+                return
+            end = min(ends)
+            end += 4 if window.startswith(b"\r\n\r\n", end) else 2
+            used = max(end - len(self._tail), 0)
+            self._head_bytes += used
+            if not _INTERIM_STATUS.match(self._status):
+                self._head_done = True
+                return
+            # 100 Continue, 103 Early Hints: the real head follows.
+            rest = rest[used:]
+            self._status = self._tail = b""
+
+
+_INTERIM_STATUS = re.compile(rb"HTTP/\d(?:\.\d)? +1\d\d")
+
+
 # --- the fetcher -------------------------------------------------------------------
 
 
@@ -470,12 +550,17 @@ class Fetcher:
             socket_factory=guarded_socket_factory(policy),
             happy_eyeballs_delay=None,
         )
+        # The only hook for the protocol aiohttp builds per connection (a private
+        # attribute; test_fetch's header tests fail if a new aiohttp moves it).
+        connector._factory = functools.partial(  # type: ignore[assignment]
+            _CappedResponseHandler, loop=asyncio.get_running_loop(), cap=policy.max_header_bytes
+        )
         self.session = aiohttp.ClientSession(
             connector=connector,
             cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=False,
-            max_line_size=policy.max_header_line,
-            max_field_size=policy.max_header_line,
+            max_line_size=policy.max_header_bytes,
+            max_field_size=policy.max_header_bytes,
             max_headers=policy.max_headers,
             trust_env=False,
             raise_for_status=False,
@@ -515,12 +600,15 @@ class Fetcher:
         hash_limit: int | None = None,
         sink: Callable[[bytes], None] | None = None,
         extra_headers: dict[str, str] | None = None,
+        verify: bool = True,
     ) -> FetchResult:
         """GET ``url``, following up to ``max_redirects`` redirects; never raises for the URL.
 
         ``max_body`` bytes of the decoded body are kept in memory; up to
         ``hash_limit`` bytes are read, hashed and passed to ``sink`` (malware
-        downloads are hashed whole but not kept).
+        downloads are hashed whole but not kept).  ``verify=False`` accepts
+        any TLS certificate (to see what a victim who clicks through the
+        browser's warning sees); the address rules apply all the same.
         """
         result = FetchResult(url=url, agent=agent)
         max_body = self.policy.max_body if max_body is None else max_body
@@ -533,7 +621,7 @@ class Fetcher:
         # timeout starts once the slot is ours.
         async with self._slot(host):
             return await self._fetch_now(
-                url, result, agent, max_body, hash_limit, sink, extra_headers
+                url, result, agent, max_body, hash_limit, sink, extra_headers, verify
             )
 
     async def _fetch_now(
@@ -545,19 +633,24 @@ class Fetcher:
         hash_limit: int,
         sink: Callable[[bytes], None] | None,
         extra_headers: dict[str, str] | None,
+        verify: bool,
     ) -> FetchResult:
         attempt = _Attempt()
         token = _attempt.set(attempt)
         started = time.monotonic()
         try:
             async with asyncio.timeout(self.policy.total_timeout):
-                await self._follow(url, result, agent, max_body, hash_limit, sink, extra_headers)
+                await self._follow(
+                    url, result, agent, max_body, hash_limit, sink, extra_headers, verify
+                )
         except FetchFailure as exc:
             result.error, result.detail = exc.kind, str(exc)
         except TimeoutError:
             result.error, result.detail = Outcome.TIMEOUT, "timed out"
         except Exception as exc:  # any bug or odd reply is a result, never a crashed worker
             result.error, result.detail = _classify(exc, attempt)
+            if result.error == Outcome.TLS_ERROR:
+                result.cert_error = _certificate_error(exc)
         finally:
             _attempt.reset(token)
             result.elapsed = time.monotonic() - started
@@ -590,6 +683,7 @@ class Fetcher:
         hash_limit: int,
         sink: Callable[[bytes], None] | None,
         extra_headers: dict[str, str] | None,
+        verify: bool,
     ) -> None:
         jar: aiohttp.CookieJar | None = None
         seen: set[str] = set()
@@ -620,12 +714,14 @@ class Fetcher:
                 headers=headers,
                 allow_redirects=False,
                 timeout=timeout,
+                # True: the connector's context (system CAs + CA_BUNDLE); False: none.
+                ssl=verify,
             ) as resp:
                 result.ip = _peer_ip(resp)
                 result.status = resp.status
                 result.reason = resp.reason or ""
                 result.headers = [
-                    (k, v[:2048]) for k, v in list(resp.headers.items())[: self.policy.max_headers]
+                    (k, v[:2048]) for k, v in list(resp.headers.items())[:KEPT_HEADERS]
                 ]
                 result.content_type = resp.headers.get("Content-Type", "")[:200]
                 if resp.cookies:
@@ -781,15 +877,39 @@ def _classify(exc: BaseException, attempt: _Attempt) -> tuple[str, str]:
     for err in _chain(exc):
         if isinstance(err, TimeoutError):
             return Outcome.TIMEOUT, detail
-        if isinstance(err, ConnectionRefusedError | ConnectionResetError):
+        # Only a refused connection proves that nothing listens any more; a
+        # reset mid-answer is what kits do to visitors they dislike.
+        if isinstance(err, ConnectionRefusedError):
             return Outcome.REFUSED, detail
+        if isinstance(err, OSError) and err.errno in UNREACHABLE_ERRNOS:
+            return Outcome.UNREACHABLE, detail
     if attempt.blocked:
         return Outcome.BLOCKED, detail
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        return Outcome.REFUSED, detail
     if isinstance(exc, aiohttp.ClientError | OSError | ValueError | UnicodeError):
         return Outcome.ERROR, detail
     return Outcome.INTERNAL, detail
+
+
+# No route: the network between us and the site, not proof that it is gone.
+UNREACHABLE_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN})
+
+
+def _certificate_error(exc: BaseException) -> str:
+    """Why the certificate was refused (untrusted, expired, wrong name), or "".
+
+    Those a victim can click through; a failed handshake (no certificate at
+    all) they cannot, and gets "".
+    """
+    found = ""
+    for err in _chain(exc):
+        # aiohttp's own certificate error is an ssl.CertificateError too: prefer
+        # the ssl module's, which says what is wrong with the certificate.
+        why = getattr(err, "verify_message", None)
+        if why:
+            return f"certificate verify failed: {why}"[:300]
+        if isinstance(err, ssl.CertificateError) and not found:
+            found = f"certificate refused: {err}"[:300]
+    return found
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

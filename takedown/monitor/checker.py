@@ -1,5 +1,14 @@
 """One check of one site, in the event loop: fetch, classify, maybe try again as a phone.
 
+A check is one observation with a verdict (``outcomes.verdict``): up, down, or
+inconclusive.  Two things are tried before settling for less than up:
+
+- a certificate the browser would warn about: fetched again without
+  verification (victims click through), judged by the page, the certificate
+  error recorded;
+- an answer that is not up and may depend on who asks (a cloaking kit's 404,
+  a 403, a timeout, a broken answer): tried again as an iPhone.
+
 No database access here: the runner hands in plain :class:`Target` values and
 records the :class:`Observation` values that come back, in its own thread.
 """
@@ -15,10 +24,11 @@ from datetime import UTC, datetime
 from typing import IO
 
 from takedown.lib.fetch import Fetcher, FetchResult
+from takedown.monitor import outcomes
 from takedown.monitor.content import PageFacts, Reference, page_facts, still_there
 
-# Outcomes of a first try that a cloaking kit produces for the "wrong" visitor.
-RETRY_AS_MOBILE = frozenset({"http_error", "content_gone"})
+# Outcomes decided before any HTTP is spoken: asking as another browser cannot change them.
+SAME_FOR_EVERY_AGENT = frozenset({"nxdomain", "no_address", "refused", "unreachable"})
 
 
 @dataclass(frozen=True)
@@ -39,6 +49,7 @@ class Observation:
     outcome: str
     result: FetchResult
     at: datetime
+    verdict: str = outcomes.INCONCLUSIVE
     facts: PageFacts | None = None
     detail: str = ""
     sample_path: str | None = None
@@ -66,17 +77,24 @@ def classify(result: FetchResult, target: Target) -> tuple[str, PageFacts | None
 async def observe(
     fetcher: Fetcher, target: Target, *, max_download: int, tmp_dir: str | None = None
 ) -> Observation:
-    """Check ``target`` once (twice when the desktop answer looks cloaked)."""
+    """Check ``target`` as a desktop browser, then as a phone unless that settled it.
+
+    The phone's answer wins when it is up, or when it is down and the
+    desktop's proved nothing; otherwise the desktop's stands.
+    """
     first = await _observe_as(fetcher, target, "desktop", max_download, tmp_dir)
-    if first.outcome not in RETRY_AS_MOBILE:
+    if first.verdict == outcomes.UP or first.outcome in SAME_FOR_EVERY_AGENT:
         return first
     second = await _observe_as(fetcher, target, "mobile", max_download, tmp_dir)
-    if second.outcome == "up":
-        second.detail = f"{second.detail}; desktop browser got {first.outcome}: {first.detail}"
-        discard_sample(first)
-        return second
-    discard_sample(second)
-    return first
+    if second.verdict == outcomes.UP or (
+        second.verdict == outcomes.DOWN and first.verdict == outcomes.INCONCLUSIVE
+    ):
+        kept, dropped, label = second, first, "desktop"
+    else:
+        kept, dropped, label = first, second, "mobile"
+    kept.detail = f"{kept.detail}; {label} browser got {dropped.outcome}: {dropped.detail}"
+    discard_sample(dropped)
+    return kept
 
 
 async def _observe_as(
@@ -88,22 +106,29 @@ async def _observe_as(
         sink_file = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed below, kept on success
             prefix="sample-", dir=tmp_dir, delete=False
         )
+    sink = _writer(sink_file) if sink_file is not None else None
     try:
-        result = await fetcher.fetch(
-            target.url,
-            agent=agent,
-            hash_limit=hash_limit,
-            sink=_writer(sink_file) if sink_file is not None else None,
-        )
+        result = await fetcher.fetch(target.url, agent=agent, hash_limit=hash_limit, sink=sink)
+        if result.cert_error:
+            # The browser warns, the victim clicks through: judge what they then see.
+            # (The refused handshake sent no body, so the sink is still empty.)
+            cert_error = result.cert_error
+            result = await fetcher.fetch(
+                target.url, agent=agent, hash_limit=hash_limit, sink=sink, verify=False
+            )
+            result.cert_error = cert_error
     finally:
         if sink_file is not None:
             sink_file.close()
     outcome, facts, detail = classify(result, target)
+    if result.cert_error:
+        detail = f"{detail}; certificate not valid: {result.cert_error}"
     obs = Observation(
         target=target,
         outcome=outcome,
         result=result,
         at=datetime.now(UTC),
+        verdict=outcomes.verdict(outcome, result.status),
         facts=facts,
         detail=detail,
     )

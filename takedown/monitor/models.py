@@ -14,14 +14,18 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 
 from takedown.cases.models import Site
+from takedown.monitor import outcomes
 
 
 class Outcome(models.TextChoices):
+    """What one check saw; ``Verdict`` says what that proves (docs/monitor.md)."""
+
     UP = "up", _("up")
     HTTP_ERROR = "http_error", _("HTTP error")
     NXDOMAIN = "nxdomain", _("no such domain")
     NO_ADDRESS = "no_address", _("no address")
     REFUSED = "refused", _("connection refused")
+    UNREACHABLE = "unreachable", _("network unreachable")
     TIMEOUT = "timeout", _("timed out")
     TLS_ERROR = "tls_error", _("TLS error")
     CONTENT_GONE = "content_gone", _("content gone")
@@ -31,15 +35,12 @@ class Outcome(models.TextChoices):
     INTERNAL = "internal", _("check failed on our side")
 
 
-# Observations that say nothing about the site: we refused to look (the URL led
-# to a private address) or our own code failed.  They neither confirm a
-# takedown nor a revival.
-INCONCLUSIVE_OUTCOMES = frozenset({Outcome.BLOCKED, Outcome.INTERNAL})
-DOWN_OUTCOMES = frozenset(set(Outcome) - {Outcome.UP} - INCONCLUSIVE_OUTCOMES)
+class Verdict(models.TextChoices):
+    """What a check proves: down only on positive evidence, anything unclear is inconclusive."""
 
-
-def outcome_is_down(outcome: str) -> bool:
-    return outcome in DOWN_OUTCOMES
+    UP = outcomes.UP, pgettext_lazy("verdict", "up")
+    DOWN = outcomes.DOWN, pgettext_lazy("verdict", "down")
+    INCONCLUSIVE = outcomes.INCONCLUSIVE, pgettext_lazy("verdict", "inconclusive")
 
 
 class Check(models.Model):
@@ -56,6 +57,11 @@ class Check(models.Model):
     agent = models.CharField(max_length=8, default="desktop")
     truncated = models.BooleanField(default=False)
     detail = models.CharField(max_length=300, blank=True)
+    # Judged when the check was recorded (``outcomes.verdict``), kept as judged.
+    verdict = models.CharField(max_length=12, choices=Verdict.choices, default=Verdict.INCONCLUSIVE)
+    # Why the certificate was refused, when it was; the page was then fetched
+    # without verification and judged by its content.
+    cert_error = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-at", "-id"]
@@ -66,7 +72,7 @@ class Check(models.Model):
 
     @property
     def is_down(self) -> bool:
-        return outcome_is_down(self.outcome)
+        return self.verdict == Verdict.DOWN
 
 
 class ScreenshotState(models.TextChoices):
@@ -140,12 +146,20 @@ class Watch(models.Model):
     )
     checks = models.PositiveIntegerField(default=0)
     down_streak = models.PositiveIntegerField(default=0)
-    # False until the first conclusive check since the site was (re)located:
-    # that check decides between "seen up" (notice) and "already down".
+    # False until the first up or down check since the site was (re)located:
+    # that check decides between "seen up" (notice) and "already down".  A
+    # run of INCONCLUSIVE_NOTIFY_AFTER inconclusive checks decides "notify
+    # anyway" (docs/monitor.md).
     decided = models.BooleanField(default=False)
     last_outcome = models.CharField(max_length=16, blank=True)
     last_checked = models.DateTimeField(null=True, blank=True)
     last_up = models.DateTimeField(null=True, blank=True)
+    # The current run of inconclusive checks: how many, and when it began
+    # (NULL after an up or down check).  It sets the retry backoff, lets a
+    # first check that stays unclear notify anyway, and makes the site a
+    # handler item after INCONCLUSIVE_AFTER (monitor.selectors).
+    inconclusive_streak = models.PositiveIntegerField(default=0)
+    inconclusive_since = models.DateTimeField(null=True, blank=True, db_index=True)
 
     def __str__(self) -> str:
         return f"watch of site {self.site_id}"

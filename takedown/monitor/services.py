@@ -32,11 +32,11 @@ from takedown.monitor.content import Reference
 from takedown.monitor.models import (
     Check,
     Evidence,
-    Outcome,
     ScreenshotState,
+    Verdict,
     Watch,
-    outcome_is_down,
 )
+from takedown.monitor.outcomes import NOT_LOOKED
 
 log = logging.getLogger(__name__)
 
@@ -84,8 +84,8 @@ def sites_schedule(site_ids: Sequence[int]) -> int:
     2. Each site is linked to an earlier site on the same server, IP or prefix
        (``site_link_recurrence``) before its first check, so the notice planned
        after that check already knows it is a recurrence.
-    3. The site's watch starts afresh: its next conclusive check decides between
-       "seen up" and "already down" again.
+    3. The site's watch starts afresh: its next checks decide between "seen
+       up" and "already down" again (and a run of inconclusive ones starts over).
     4. ``next_check`` = now; the monitor loop picks it up.
     """
     sites = list(
@@ -98,7 +98,9 @@ def sites_schedule(site_ids: Sequence[int]) -> int:
             # A recurrence link is a courtesy; it must never keep a site unchecked.
             log.exception("recurrence linking failed for site %s", site.pk)
     ids = [s.pk for s in sites]
-    Watch.objects.filter(site_id__in=ids).update(decided=False, down_streak=0)
+    Watch.objects.filter(site_id__in=ids).update(
+        decided=False, down_streak=0, inconclusive_streak=0, inconclusive_since=None
+    )
     return Site.objects.filter(pk__in=ids).update(next_check=timezone.now())
 
 
@@ -206,6 +208,18 @@ def next_check_for(
     return None
 
 
+def inconclusive_retry_at(streak: int, *, now: datetime, due: datetime | None) -> datetime | None:
+    """When to try again after the ``streak``-th inconclusive check in a row.
+
+    INCONCLUSIVE_RETRY, doubling with each one, but never later than ``due``
+    (the site's usual next check); ``None`` stays ``None`` (no more checks).
+    """
+    if due is None:
+        return None
+    delay = settings.INCONCLUSIVE_RETRY * 2 ** min(max(streak - 1, 0), 30)
+    return min(due, now + timedelta(seconds=delay))
+
+
 # --- claiming ----------------------------------------------------------------------
 
 
@@ -294,17 +308,22 @@ def observations_record(observations: Sequence[Observation]) -> list[Check]:
     """Store the Checks of a batch and act on them.
 
     1. One Check row per observation (bulk insert).
-    2. The site's Watch counters: checks, down streak, last up.
-    3. State, per the loop (takedown/loop.py):
-       - the first conclusive check since the site was located decides:
+    2. The site's Watch counters: checks, down streak, inconclusive streak, last up.
+    3. State, per the loop (takedown/loop.py), on verdicts (down only on
+       positive evidence, docs/monitor.md "Outcomes"):
+       - the first up or down check since the site was located decides:
          up -> evidence + the notice step (``Step.NOTICE_PLAN``);
          down -> ``already_down`` (watched);
-       - ``CONFIRM_DOWN`` consecutive down checks of an open site -> ``down``
-         (whose closing step tells the reporter and closes it);
+       - INCONCLUSIVE_NOTIFY_AFTER inconclusive checks in a row, before any
+         up or down one -> ``site.unverified`` + the notice step (notified anyway);
+       - ``CONFIRM_DOWN`` down checks in a row of an open site (inconclusive
+         ones skipped) -> ``down`` (whose closing step tells the reporter and
+         closes it);
        - an up check of a down/closed/already-down site within its watch
          window -> ``revived`` (whose notice step notifies again).
     4. Evidence from the first up check of a site that has none.
-    5. The next check time (``next_check_for``).
+    5. The next check time (``next_check_for``; sooner, with backoff, after
+       an inconclusive check).
     """
     if not observations:
         return []
@@ -337,7 +356,16 @@ def observations_record(observations: Sequence[Observation]) -> list[Check]:
                 discard_sample(obs)
         _update_rows(
             Watch,
-            ["checks", "down_streak", "decided", "last_outcome", "last_checked", "last_up"],
+            [
+                "checks",
+                "down_streak",
+                "decided",
+                "last_outcome",
+                "last_checked",
+                "last_up",
+                "inconclusive_streak",
+                "inconclusive_since",
+            ],
             watches.values(),
         )
         _update_rows(Site, ["next_check"], sites.values())
@@ -391,6 +419,8 @@ def _check_row(obs: Observation) -> Check:
         agent=r.agent,
         truncated=r.truncated,
         detail=obs.detail[:300],
+        verdict=obs.verdict,
+        cert_error=r.cert_error[:300],
     )
 
 
@@ -402,14 +432,21 @@ def _apply(
     now: datetime,
     new_evidence: dict[int, Evidence],
 ) -> bool:
-    """Apply one observation to its site; True when a located site was first seen up."""
+    """Apply one observation to its site; True when a located site is to be notified.
+
+    That is when it is first seen up, or when its first checks stayed
+    inconclusive for long enough (``_inconclusive``).
+    """
     seen_up = False
     outcome = obs.outcome
     watch.checks += 1
     watch.last_outcome = outcome
     watch.last_checked = check.at
     data = {"check": check.pk, "outcome": outcome, "status": check.status}
-    if outcome == Outcome.UP:
+    if obs.verdict != Verdict.INCONCLUSIVE:
+        watch.inconclusive_streak = 0
+        watch.inconclusive_since = None
+    if obs.verdict == Verdict.UP:
         watch.down_streak = 0
         watch.last_up = check.at
         if obs.target.needs_evidence and site.pk not in new_evidence:
@@ -428,7 +465,7 @@ def _apply(
                     data=data,
                     update_fields=["watch_until"],
                 )
-    elif outcome_is_down(outcome):
+    elif obs.verdict == Verdict.DOWN:
         watch.down_streak += 1
         if site.state == SiteState.LOCATED and not watch.decided:
             watch.decided = True
@@ -451,10 +488,51 @@ def _apply(
                 data={**data, "streak": watch.down_streak},
                 update_fields=["watch_until"],
             )
+    else:
+        seen_up = _inconclusive(site, watch, obs, check, data)
     site.next_check = next_check_for(
         site.state, now=now, state_changed=site.state_changed, watch_until=site.watch_until
     )
+    if obs.verdict == Verdict.INCONCLUSIVE:
+        site.next_check = inconclusive_retry_at(
+            watch.inconclusive_streak, now=now, due=site.next_check
+        )
     return seen_up
+
+
+def _inconclusive(
+    site: Site, watch: Watch, obs: Observation, check: Check, data: dict[str, Any]
+) -> bool:
+    """A check that proves nothing: count the run; True when the site is to be notified anyway.
+
+    Neither the down streak nor the state move.  A ``located`` site never seen
+    up or down is notified after INCONCLUSIVE_NOTIFY_AFTER such checks in a
+    row (not when we refused to look: ``blocked``, ``internal``).
+    """
+    watch.inconclusive_streak += 1
+    if watch.inconclusive_since is None:
+        watch.inconclusive_since = check.at
+    if not (
+        site.state == SiteState.LOCATED
+        and not watch.decided
+        and watch.inconclusive_streak >= settings.INCONCLUSIVE_NOTIFY_AFTER
+        and obs.outcome not in NOT_LOOKED
+    ):
+        return False
+    # A savepoint like the state changes': a failure here loses only this site's writes.
+    with transaction.atomic():
+        event_record(
+            kind=EventKind.SITE_UNVERIFIED,
+            site=site,
+            organization=site.organization,
+            data={**data, "streak": watch.inconclusive_streak},
+            message=(
+                f"no check conclusive ({watch.inconclusive_streak} in a row), "
+                f"notified on the report: {obs.detail}"
+            )[:500],
+        )
+    watch.decided = True
+    return True
 
 
 # --- evidence -------------------------------------------------------------------------

@@ -24,6 +24,7 @@ from typing import Any
 
 import trustme
 from aiohttp import web
+from multidict import CIMultiDict
 
 from takedown.sandbox.world import SiteRuntime, World
 
@@ -43,6 +44,13 @@ MALWARE_SHA256 = hashlib.sha256(MALWARE_BYTES).hexdigest()
 SLOW_FIRST_BYTE = 3.0  # seconds before the status line
 SLOW_BYTE_INTERVAL = 1.0  # then one byte this often
 SLOW_TOTAL = 60.0
+# trickle: the kit's page one byte at a time; about 800 bytes take 80 s, longer
+# than any sane read or total fetch timeout, while a browser shows it as it comes.
+TRICKLE_BYTE_INTERVAL = 0.1
+# hostile-headers: as many cookies as the reporter's site sent, and one header
+# past the 8 KB that many HTTP clients (aiohttp's default) accept.
+HOSTILE_COOKIES = 99
+HOSTILE_HEADER_BYTES = 12 * 1024
 HUGE_BYTES = 1 << 30
 GZIP_BOMB_BYTES = 1 << 30
 PRIVATE_REDIRECT = "http://0.0.0.0/latest/meta-data/iam/security-credentials/"
@@ -257,10 +265,26 @@ class Farm:
             )
         if request.method == "POST":
             raise web.HTTPFound(site.path, headers={"Server": SERVER_HEADER})
-        page = self._pages.get(site.id)
+        return self._page(200, self._phishing(rt))
+
+    def _phishing(self, rt: SiteRuntime) -> bytes:
+        page = self._pages.get(rt.site.id)
         if page is None:
-            page = self._pages[site.id] = phishing_page(site.brand, site.path)
-        return self._page(200, page)
+            page = self._pages[rt.site.id] = phishing_page(rt.site.brand, rt.site.path)
+        return page
+
+    async def _trickle(self, request: web.Request, page: bytes) -> web.StreamResponse:
+        resp = web.StreamResponse(
+            headers={"Server": SERVER_HEADER, "Content-Type": "text/html; charset=utf-8"}
+        )
+        try:
+            await resp.prepare(request)
+            for i in range(min(len(page), int(SLOW_TOTAL / TRICKLE_BYTE_INTERVAL))):
+                await resp.write(page[i : i + 1])
+                await asyncio.sleep(TRICKLE_BYTE_INTERVAL)
+        except (ConnectionError, RuntimeError):
+            pass
+        return resp
 
     async def _trap(self, request: web.Request, rt: SiteRuntime, trap: str) -> web.StreamResponse:
         if trap == "redirect-loop":
@@ -281,6 +305,17 @@ class Farm:
                     "Content-Encoding": "gzip",
                 },
             )
+        if trap == "hostile-headers":
+            headers = CIMultiDict(
+                ("Set-Cookie", f"kit{n}=s{n:04d}; Path=/; HttpOnly") for n in range(HOSTILE_COOKIES)
+            )
+            headers["Server"] = SERVER_HEADER
+            headers["X-Kit-Padding"] = "k" * HOSTILE_HEADER_BYTES
+            return web.Response(
+                body=self._phishing(rt), content_type="text/html", charset="utf-8", headers=headers
+            )
+        if trap == "trickle":
+            return await self._trickle(request, self._phishing(rt))
         if trap == "huge":
             resp = web.StreamResponse(
                 headers={"Server": SERVER_HEADER, "Content-Type": "text/html"}
@@ -298,9 +333,10 @@ class Farm:
         # slow: a trickle that never finishes within any sane fetch timeout
         await asyncio.sleep(SLOW_FIRST_BYTE)
         trickle = web.StreamResponse(headers={"Server": SERVER_HEADER, "Content-Type": "text/html"})
-        await trickle.prepare(request)
         waited = SLOW_FIRST_BYTE
         try:
+            # The client may have given up before the status line: nothing to send then.
+            await trickle.prepare(request)
             while waited < SLOW_TOTAL:
                 await trickle.write(b" ")
                 await asyncio.sleep(SLOW_BYTE_INTERVAL)

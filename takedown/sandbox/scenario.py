@@ -35,6 +35,8 @@ TRAPS = (
     "bad-tls",
     "redirect-to-private",
     "dns-rebind",
+    "hostile-headers",
+    "trickle",
 )
 CHANNELS = ("email", "api", "form", "cli")
 REPORTER_TYPES = ("csirt", "security_vendor", "financial", "ecommerce", "other")

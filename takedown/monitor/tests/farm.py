@@ -21,6 +21,7 @@ from typing import Any
 
 import trustme
 from aiohttp import web
+from multidict import CIMultiDict
 
 from takedown.sandbox.dnsserver import DnsServer, DnsTable
 
@@ -43,6 +44,8 @@ MALWARE = hashlib.sha256(b"seed").digest() * 10_000  # 320,000 bytes, fixed hash
 # 64 MiB of zeros gzip to about 64 KiB.
 BOMB = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
 HEADER_FLOOD = "x" * 20_000
+# Past the fetcher's cap on all headers together (256 KiB), in lines of 1 KiB.
+HEADER_BLOCK = [(f"X-Pad-{n}", "p" * 1024) for n in range(300)]
 
 
 def _free_port(ip: str) -> int:
@@ -73,7 +76,8 @@ class Farm:
         self.hits: Counter[str] = Counter()
         self.canary_hits: Counter[str] = Counter()
         self.seen_headers: list[dict[str, str]] = []
-        # path -> mode, switched by tests between rounds ("up", "404", "suspended", "other").
+        # path -> mode, switched by tests between rounds ("up", "suspended",
+        # "other", "reset" or an HTTP status such as "404" or "503").
         self.modes: dict[str, str] = {}
         self.ca = trustme.CA()
         self.ca_file = tmp / "farm-ca.pem"
@@ -91,6 +95,8 @@ class Farm:
         self.hits[path] += 1
         self.seen_headers.append(dict(request.headers))
         mode = self.modes.get(path)
+        if mode == "reset":
+            return self._reset(request)
         if mode is not None:
             return self._mode_response(mode)
         route: dict[str, Callable[[web.Request], Any]] = {
@@ -101,6 +107,8 @@ class Farm:
             "/cookie-echo": self.cookie_echo,
             "/cookie-check": self.cookie_echo,
             "/cloak": self.cloak,
+            "/cloak503": self.cloak,
+            "/cloak503-gone": self.cloak,
         }
         if path in route:
             return await route[path](request)
@@ -123,7 +131,32 @@ class Farm:
         if path == "/to-ftp":
             raise web.HTTPFound("ftp://bank.example/file")
         if path == "/bigheader":
-            return web.Response(text="x", headers={"X-Flood": HEADER_FLOOD})
+            # One header of 20 KB (aiohttp's own default cap is 8 KB), then the kit.
+            return web.Response(
+                text=PHISH_PAGE, content_type="text/html", headers={"X-Flood": HEADER_FLOOD}
+            )
+        if path == "/cookies":
+            # The reporter's site: 99 Set-Cookie headers, then the kit.
+            cookies = CIMultiDict(("Set-Cookie", f"c{n}=v{n}; Path=/") for n in range(99))
+            return web.Response(text=PHISH_PAGE, content_type="text/html", headers=cookies)
+        if path == "/header-block":
+            return web.Response(
+                text=PHISH_PAGE, content_type="text/html", headers=CIMultiDict(HEADER_BLOCK)
+            )
+        if path.startswith("/early-hints"):
+            # Interim answers first (aiohttp reads past them), then the real one.
+            if request.transport is not None:
+                request.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                request.transport.write(b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n")
+            block = CIMultiDict(HEADER_BLOCK if path == "/early-hints-block" else [])
+            return web.Response(text=PHISH_PAGE, content_type="text/html", headers=block)
+        if path == "/many-headers":
+            many = CIMultiDict((f"X-{n}", "1") for n in range(1500))
+            return web.Response(text=PHISH_PAGE, content_type="text/html", headers=many)
+        if path.startswith("/status/"):
+            return web.Response(status=int(path.rsplit("/", 1)[1]), text="status page")
+        if path == "/reset":
+            return self._reset(request)
         if path == "/malware.exe":
             return web.Response(body=MALWARE, content_type="application/octet-stream")
         if path == "/suspended":
@@ -140,11 +173,15 @@ class Farm:
             return web.Response(text=html, content_type="text/html")
         return self._mode_response("up")
 
+    def _reset(self, request: web.Request) -> web.Response:
+        # Hang up on the visitor without an answer, as kits do to crawlers.
+        if request.transport is not None:
+            request.transport.abort()
+        raise web.HTTPServiceUnavailable()
+
     def _mode_response(self, mode: str) -> web.Response:
-        if mode == "404":
-            return web.Response(status=404, text="Not Found")
-        if mode == "410":
-            return web.Response(status=410, text="Gone")
+        if mode.isdigit():
+            return web.Response(status=int(mode), text=f"status {mode}")
         if mode == "suspended":
             return web.Response(text=SUSPENDED_PAGE, content_type="text/html")
         if mode == "other":
@@ -187,9 +224,13 @@ class Farm:
         return web.Response(text=f"cookie=[{request.headers.get('Cookie', '')}]")
 
     async def cloak(self, request: web.Request) -> web.Response:
-        if "iPhone" in request.headers.get("User-Agent", ""):
-            return web.Response(text=PHISH_PAGE, content_type="text/html")
-        return web.Response(status=404, text="Not Found")
+        """The kit for phones; desktops get 404 (``/cloak``) or 503 (``/cloak503*``)."""
+        desktop_status = 503 if request.path.startswith("/cloak503") else 404
+        if "iPhone" not in request.headers.get("User-Agent", ""):
+            return web.Response(status=desktop_status, text="Not Found")
+        if request.path == "/cloak503-gone":
+            return web.Response(status=410, text="Gone")
+        return web.Response(text=PHISH_PAGE, content_type="text/html")
 
     async def canary(self, request: web.Request) -> web.Response:
         self.canary_hits[request.path] += 1

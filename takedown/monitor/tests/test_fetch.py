@@ -215,10 +215,38 @@ def test_it_caps_decompression_of_a_gzip_bomb(policy: FetchPolicy) -> None:
     assert r.body == b"\0" * policy.max_body
 
 
-def test_it_refuses_oversized_headers(policy: FetchPolicy) -> None:
-    r = fetch(policy, f"http://login.{ZONE}/bigheader")
+@pytest.mark.parametrize("path", ["/cookies", "/bigheader", "/early-hints"])
+def test_it_reads_pages_with_as_many_and_as_big_headers_as_browsers_accept(
+    policy: FetchPolicy, path: str
+) -> None:
+    r = fetch(policy, f"http://login.{ZONE}{path}")
+    assert r.error is None and r.status == 200
+    assert b'type="password"' in r.body
+    if path == "/cookies":
+        assert sum(1 for k, _ in r.headers if k.lower() == "set-cookie") == 99
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("/header-block", "larger than 262144 bytes"),
+        # Interim answers do not reset the count.
+        ("/early-hints-block", "larger than 262144 bytes"),
+        ("/many-headers", "Too many headers"),
+    ],
+)
+def test_it_gives_up_on_headers_beyond_what_browsers_accept(
+    policy: FetchPolicy, path: str, why: str
+) -> None:
+    r = fetch(policy, f"http://login.{ZONE}{path}")
     assert r.error == "error"
     assert r.status is None
+    assert why in r.detail
+
+
+def test_it_tells_a_reset_connection_from_a_refused_one(policy: FetchPolicy) -> None:
+    r = fetch(policy, f"http://login.{ZONE}/reset")
+    assert r.error == "error"
 
 
 def test_it_keeps_cookies_within_one_redirect_chain_only(policy: FetchPolicy) -> None:
@@ -241,6 +269,25 @@ def test_it_trusts_the_configured_ca_in_addition_to_the_system(
 def test_it_reports_a_certificate_for_another_name_as_a_tls_error(policy: FetchPolicy) -> None:
     r = fetch(policy, f"https://shop.{ZONE}/")
     assert r.error == "tls_error"
+    assert "certificate" in r.cert_error.lower()
+
+
+def test_it_reads_a_page_behind_a_bad_certificate_without_verification(
+    policy: FetchPolicy,
+) -> None:
+    r = fetch(policy, f"https://shop.{ZONE}/", verify=False)
+    assert r.error is None and r.status == 200
+    assert b'type="password"' in r.body
+    assert r.cert_error == ""
+
+
+def test_it_does_not_take_a_failed_handshake_for_a_certificate_error(
+    farm: Farm, policy: FetchPolicy
+) -> None:
+    # TLS spoken to a plain HTTP port: no certificate at all to click through.
+    r = fetch(policy, f"https://login.{ZONE}:{farm.http_port}/", verify=False)
+    assert r.error == "tls_error"
+    assert r.cert_error == ""
 
 
 def test_it_classifies_dns_failures(farm: Farm, policy: FetchPolicy) -> None:

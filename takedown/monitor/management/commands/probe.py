@@ -18,13 +18,13 @@ from rich.table import Table
 from takedown.cases.models import Site
 from takedown.lib.defang import defang
 from takedown.monitor import services
-from takedown.monitor.models import Check, Outcome, outcome_is_down
+from takedown.monitor.models import Check, Verdict
 from takedown.monitor.runner import Monitor
 
 
 def summary_line(checks: list[Check]) -> str:
-    up = sum(1 for c in checks if c.outcome == Outcome.UP)
-    down = sum(1 for c in checks if outcome_is_down(c.outcome))
+    up = sum(1 for c in checks if c.verdict == Verdict.UP)
+    down = sum(1 for c in checks if c.verdict == Verdict.DOWN)
     other = len(checks) - up - down
     noun = "site" if len(checks) == 1 else "sites"
     line = f"{len(checks)} {noun}: {up} up, {down} down"
@@ -66,6 +66,7 @@ class Command(BaseCommand):
                     "url": site.url,
                     "state": site.state,
                     "outcome": c.outcome,
+                    "verdict": c.verdict,
                     "status": c.status,
                     "ip": c.ip,
                     "latency_ms": c.latency_ms,
@@ -75,7 +76,7 @@ class Command(BaseCommand):
             self.stderr.write(summary_line(checks))
             return
         table = Table(show_edge=False)
-        for col in ("site", "url", "state", "outcome", "status", "ip", "ms", "detail"):
+        for col in ("site", "url", "state", "outcome", "verdict", "status", "ip", "ms", "detail"):
             table.add_column(col, overflow="fold")
         for c in checks:
             site = sites[c.site_id]
@@ -84,6 +85,7 @@ class Command(BaseCommand):
                 defang(site.url),
                 site.state,
                 c.outcome,
+                c.verdict,
                 str(c.status or ""),
                 c.ip or "",
                 str(c.latency_ms or ""),
