@@ -8,8 +8,18 @@ from takedown.web.admin_mixins import ReadOnlyAdmin
 
 @admin.register(Check)
 class CheckAdmin(ReadOnlyAdmin):
-    list_display = ("id", "site_id", "at", "outcome", "status", "ip", "latency_ms", "agent")
-    list_filter = ("outcome", "agent")
+    list_display = (
+        "id",
+        "site_id",
+        "at",
+        "outcome",
+        "verdict",
+        "status",
+        "ip",
+        "latency_ms",
+        "agent",
+    )
+    list_filter = ("verdict", "outcome", "agent")
     raw_id_fields = ("site",)
 
 
@@ -23,4 +33,13 @@ class EvidenceAdmin(ReadOnlyAdmin):
 
 @admin.register(Watch)
 class WatchAdmin(ReadOnlyAdmin):
-    list_display = ("site_id", "checks", "down_streak", "decided", "last_outcome", "last_checked")
+    list_display = (
+        "site_id",
+        "checks",
+        "down_streak",
+        "inconclusive_streak",
+        "inconclusive_since",
+        "decided",
+        "last_outcome",
+        "last_checked",
+    )

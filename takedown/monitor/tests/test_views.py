@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from takedown.cases.services import sites_create_bulk
 from takedown.conftest import user_with_role
-from takedown.monitor.models import Check, Evidence
+from takedown.monitor.models import Check, Evidence, Verdict, Watch
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +95,29 @@ def test_it_requires_a_login_for_evidence(client: Client, evidence: Evidence, na
 def test_it_answers_404_for_missing_files(alice: Client, evidence: Evidence) -> None:
     assert alice.get(reverse("evidence_sample", args=[evidence.pk])).status_code == 404
     assert alice.get(reverse("evidence_screenshot", args=[evidence.pk + 1])).status_code == 404
+
+
+def test_the_admin_shows_and_filters_checks_by_verdict_and_watches_by_unclear_runs(
+    charlie_client: Client, evidence: Evidence
+) -> None:
+    site_id = evidence.site_id
+    Check.objects.filter(site_id=site_id, outcome="up").update(verdict="up")
+    Check.objects.filter(site_id=site_id, status=404).update(verdict="down")
+    timeout = Check.objects.create(site_id=site_id, outcome="timeout", verdict="inconclusive")
+    Watch.objects.create(
+        site_id=site_id, checks=3, inconclusive_streak=1, inconclusive_since=timeout.at
+    )
+
+    response = charlie_client.get("/admin/monitor/check/", {"verdict__exact": "inconclusive"})
+    assert response.status_code == 200
+    changelist = response.context["cl"]
+    assert [c.pk for c in changelist.result_list] == [timeout.pk]
+    assert "verdict" in changelist.list_display
+    # The verdict column renders its label, the filter offers every verdict.
+    assert "column-verdict" in response.content.decode()
+    assert f"?verdict__exact={Verdict.DOWN}" in response.content.decode()
+
+    response = charlie_client.get("/admin/monitor/watch/")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "column-inconclusive_streak" in page and "column-inconclusive_since" in page
