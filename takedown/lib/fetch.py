@@ -82,6 +82,9 @@ class Outcome:
 
     NXDOMAIN = "nxdomain"
     NO_ADDRESS = "no_address"
+    # The look-up failed (SERVFAIL, REFUSED, a broken answer, our resolver
+    # unreachable): unlike NXDOMAIN or an empty answer, it says nothing about the name.
+    DNS_ERROR = "dns_error"
     REFUSED = "refused"
     TIMEOUT = "timeout"
     TLS_ERROR = "tls_error"
@@ -271,21 +274,21 @@ class SafeResolver(AbstractResolver):
                     if rcode == dns.rcode.NXDOMAIN:
                         raise FetchFailure(Outcome.NXDOMAIN, f"{host}: NXDOMAIN")
                     if rcode != dns.rcode.NOERROR:
-                        raise FetchFailure(
-                            Outcome.NO_ADDRESS, f"{host}: {dns.rcode.to_text(rcode)}"
-                        )
+                        # SERVFAIL is often the recursive resolver timing out on
+                        # the name's servers; REFUSED is our resolver refusing us.
+                        raise FetchFailure(Outcome.DNS_ERROR, f"{host}: {dns.rcode.to_text(rcode)}")
                     chain = response.resolve_chaining()  # type: ignore[attr-defined]
                     if chain.answer is not None and len(chain.answer):
                         return [r.address for r in chain.answer], float(chain.minimum_ttl)
         except TimeoutError:
             raise FetchFailure(Outcome.TIMEOUT, f"{host}: DNS timed out") from None
         except dns.exception.DNSException as exc:
-            raise FetchFailure(Outcome.NO_ADDRESS, f"{host}: {exc}") from None
+            raise FetchFailure(Outcome.DNS_ERROR, f"{host}: {exc}") from None
         raise FetchFailure(Outcome.NO_ADDRESS, f"{host}: no A or AAAA record")
 
     async def _ask(self, query: dns.message.Message) -> dns.message.Message:
         if not self.servers:
-            raise FetchFailure(Outcome.NO_ADDRESS, "no DNS resolver configured")
+            raise FetchFailure(Outcome.DNS_ERROR, "no DNS resolver configured")
         error: Exception | None = None
         # Two tries per server (UDP is lossy under load), each with a fresh query id.
         attempt_timeout = max(self.policy.dns_timeout / 2, 0.05)
@@ -302,7 +305,7 @@ class SafeResolver(AbstractResolver):
                     error = exc
         if isinstance(error, TimeoutError | dns.exception.Timeout):
             raise TimeoutError
-        raise FetchFailure(Outcome.NO_ADDRESS, f"DNS query failed: {error}")
+        raise FetchFailure(Outcome.DNS_ERROR, f"DNS query failed: {error}")
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET

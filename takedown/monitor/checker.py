@@ -28,7 +28,7 @@ from takedown.monitor import outcomes
 from takedown.monitor.content import PageFacts, Reference, page_facts, still_there
 
 # Outcomes decided before any HTTP is spoken: asking as another browser cannot change them.
-SAME_FOR_EVERY_AGENT = frozenset({"nxdomain", "no_address", "refused", "unreachable"})
+SAME_FOR_EVERY_AGENT = frozenset({"nxdomain", "no_address", "dns_error", "refused", "unreachable"})
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ class Outcome(models.TextChoices):
     HTTP_ERROR = "http_error", _("HTTP error")
     NXDOMAIN = "nxdomain", _("no such domain")
     NO_ADDRESS = "no_address", _("no address")
+    DNS_ERROR = "dns_error", _("DNS failure")
     REFUSED = "refused", _("connection refused")
     UNREACHABLE = "unreachable", _("network unreachable")
     TIMEOUT = "timeout", _("timed out")

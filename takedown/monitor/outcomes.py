@@ -19,9 +19,11 @@ DOWN_OUTCOMES = frozenset({"nxdomain", "no_address", "refused", "content_gone"})
 # HTTP statuses that say the page is gone: not found, gone, removed for legal reasons.
 DOWN_STATUSES = frozenset({404, 410, 451})
 # Outcomes that say nothing about the site because we did not look: the URL
-# led to an address we refuse to reach, or our own code failed.  They never
-# count towards the "notify anyway" rule of a first check.
-NOT_LOOKED = frozenset({"blocked", "internal"})
+# led to an address we refuse to reach, our own code failed, or the DNS
+# look-up failed (SERVFAIL, our resolver down: we never reached the site, and
+# an outage of our resolver must not notify every new site unseen).  They
+# never count towards the "notify anyway" rule of a first check.
+NOT_LOOKED = frozenset({"blocked", "internal", "dns_error"})
 
 
 def verdict(outcome: str, status: int | None) -> str:

@@ -45,7 +45,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='check',
             name='outcome',
-            field=models.CharField(choices=[('up', 'up'), ('http_error', 'HTTP error'), ('nxdomain', 'no such domain'), ('no_address', 'no address'), ('refused', 'connection refused'), ('unreachable', 'network unreachable'), ('timeout', 'timed out'), ('tls_error', 'TLS error'), ('content_gone', 'content gone'), ('redirect_loop', 'redirect loop'), ('blocked', 'blocked (non-public address)'), ('error', 'protocol error'), ('internal', 'check failed on our side')], max_length=16),
+            field=models.CharField(choices=[('up', 'up'), ('http_error', 'HTTP error'), ('nxdomain', 'no such domain'), ('no_address', 'no address'), ('dns_error', 'DNS failure'), ('refused', 'connection refused'), ('unreachable', 'network unreachable'), ('timeout', 'timed out'), ('tls_error', 'TLS error'), ('content_gone', 'content gone'), ('redirect_loop', 'redirect loop'), ('blocked', 'blocked (non-public address)'), ('error', 'protocol error'), ('internal', 'check failed on our side')], max_length=16),
         ),
         migrations.RunPython(judge_recorded_checks, migrations.RunPython.noop),
     ]

@@ -21,6 +21,7 @@ from typing import Any
 
 import trustme
 from aiohttp import web
+from dnslib import RCODE, DNSRecord
 from multidict import CIMultiDict
 
 from takedown.sandbox.dnsserver import DnsServer, DnsTable
@@ -38,6 +39,8 @@ PHISH_PAGE = """<!doctype html><html><head><meta charset="utf-8">
 SUSPENDED_PAGE = """<!doctype html><html><head><title>Account Suspended</title></head>
 <body><h1>Account Suspended</h1><p>This account has been suspended.
 Contact your hosting provider.</p></body></html>"""
+PARKED_PAGE = """<!doctype html><html><head><title>bank.example</title></head>
+<body><h1>This domain is for sale</h1><p>Buy this domain. Related links.</p></body></html>"""
 OTHER_PAGE = """<!doctype html><html><head><title>Welcome</title></head>
 <body><p>A small bakery in Osaka. Opening hours 9-17.</p></body></html>"""
 MALWARE = hashlib.sha256(b"seed").digest() * 10_000  # 320,000 bytes, fixed hash
@@ -46,6 +49,28 @@ BOMB = gzip.compress(b"\0" * (64 * 1024 * 1024), compresslevel=9)
 HEADER_FLOOD = "x" * 20_000
 # Past the fetcher's cap on all headers together (256 KiB), in lines of 1 KiB.
 HEADER_BLOCK = [(f"X-Pad-{n}", "p" * 1024) for n in range(300)]
+
+
+class FarmDnsTable(DnsTable):
+    """The sandbox's DNS, plus names whose look-up fails with an error code.
+
+    What a recursive resolver answers when the name's own servers are broken
+    or silent (SERVFAIL), or when it will not serve us (REFUSED): the look-up
+    failed, the name may well exist.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failing: dict[str, int] = {}
+
+    def resolve(self, query: DNSRecord) -> DNSRecord:
+        name = str(query.q.qname).lower().rstrip(".") if query.questions else ""
+        rcode = self.failing.get(name)
+        if rcode is None:
+            return super().resolve(query)
+        reply = query.reply()
+        reply.header.rcode = rcode
+        return reply
 
 
 def _free_port(ip: str) -> int:
@@ -83,7 +108,7 @@ class Farm:
         self.ca_file = tmp / "farm-ca.pem"
         self.ca.cert_pem.write_to_path(str(self.ca_file))
         self._runners: list[web.AppRunner] = []
-        self.table = DnsTable()
+        self.table = FarmDnsTable()
         self.dns = DnsServer(self.table)
         self.http_port = 0
         self.https_port = 0
@@ -159,6 +184,8 @@ class Farm:
             return self._reset(request)
         if path == "/malware.exe":
             return web.Response(body=MALWARE, content_type="application/octet-stream")
+        if path == "/parked":
+            return web.Response(text=PARKED_PAGE, content_type="text/html")
         if path == "/suspended":
             return self._mode_response("suspended")
         if path == "/gone404":
@@ -279,6 +306,9 @@ class Farm:
         t.set_rebind(f"rebind.{ZONE}")
         t.add_zone("empty.example", CANARY_IP)
         t.add_txt("noaddr.empty.example", "v=spf1 -all")
+        for name, rcode in (("lame", RCODE.SERVFAIL), ("refusing", RCODE.REFUSED)):
+            t.add_address(f"{name}.{ZONE}", FARM_IP)
+            t.failing[f"{name}.{ZONE}"] = rcode
 
     async def stop(self) -> None:
         await self.dns.stop()

@@ -293,6 +293,11 @@ def test_it_does_not_take_a_failed_handshake_for_a_certificate_error(
 def test_it_classifies_dns_failures(farm: Farm, policy: FetchPolicy) -> None:
     assert fetch(policy, f"http://nothere.{ZONE}/").error == "nxdomain"
     assert fetch(policy, "http://noaddr.empty.example/").error == "no_address"
+    # The look-up failed (the name's servers are broken, the resolver will
+    # not serve us): the name may exist.
+    for name, rcode in (("lame", "SERVFAIL"), ("refusing", "REFUSED")):
+        r = fetch(policy, f"http://{name}.{ZONE}/")
+        assert (r.error, r.detail) == ("dns_error", f"{name}.{ZONE}: {rcode}")
 
 
 def test_it_classifies_a_closed_port_as_refused(policy: FetchPolicy) -> None:

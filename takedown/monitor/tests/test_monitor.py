@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import socket
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from takedown import handler_queue
@@ -273,6 +275,7 @@ def test_it_never_calls_a_hostile_or_failing_site_down(
         (f"http://nothere.{ZONE}/", "nxdomain", None),
         ("http://noaddr.empty.example/", "no_address", None),
         (f"http://login.{ZONE}/suspended", "content_gone", 200),
+        (f"http://login.{ZONE}/parked", "content_gone", 200),
     ],
 )
 def test_it_calls_a_site_down_on_positive_evidence(
@@ -356,6 +359,50 @@ def test_it_takes_the_phone_answer_when_the_desktop_one_proves_nothing(
     check = last_check(site)
     assert (check.outcome, check.verdict, check.agent) == (outcome, verdict, "mobile")
     assert "desktop browser got http_error: HTTP 503" in check.detail
+
+
+@pytest.mark.parametrize("name", ["lame", "refusing"])
+def test_it_neither_calls_down_nor_notifies_a_site_whose_dns_look_up_fails(
+    settings: Any, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any, name: str
+) -> None:
+    settings.INCONCLUSIVE_NOTIFY_AFTER = 2
+    site = located_site(f"http://{name}.{ZONE}/")
+    for _ in range(3):
+        make_due(site)
+        check_round(django_capture_on_commit_callbacks)
+    check = last_check(site)
+    assert (check.outcome, check.verdict) == ("dns_error", "inconclusive")
+    # DNS does not depend on the browser: no second try.
+    assert "mobile" not in check.detail
+    site.refresh_from_db()
+    assert site.state == SiteState.LOCATED
+    watch = Watch.objects.get(site=site)
+    assert (watch.inconclusive_streak, watch.down_streak, watch.decided) == (3, 0, False)
+    # We never reached the site: it waits for a conclusive check or a handler.
+    assert handoffs.calls == []
+
+
+def test_it_closes_nothing_while_its_own_resolver_is_down(
+    settings: Any, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+) -> None:
+    site = located_site(f"http://login.{ZONE}/resolver-outage")
+    check_round(django_capture_on_commit_callbacks)
+    move(site, SiteState.NOTIFIED, kind=EventKind.NOTICE_SENT)
+    # Our resolver is gone: nothing answers on its port.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        settings.DNS_RESOLVER = ("127.0.0.1", s.getsockname()[1])
+    settings.DNS_TIMEOUT = 0.5
+    for _ in range(settings.CONFIRM_DOWN + 1):
+        make_due(site)
+        check_round(django_capture_on_commit_callbacks)
+    unclear = Check.objects.filter(site=site).exclude(outcome="up")
+    assert {(c.outcome, c.verdict) for c in unclear} == {("timeout", "inconclusive")}
+    assert all("DNS timed out" in c.detail for c in unclear)
+    site.refresh_from_db()
+    assert site.state == SiteState.NOTIFIED
+    assert handoffs.of("site_confirmed_down") == []
+    assert Watch.objects.get(site=site).down_streak == 0
 
 
 def test_it_notifies_anyway_when_the_first_checks_stay_inconclusive(
@@ -481,6 +528,26 @@ def test_it_lists_an_open_site_inconclusive_for_too_long_for_a_handler(
     make_due(site)
     check_round(django_capture_on_commit_callbacks)
     assert selectors.handler_items(timezone.now() + timedelta(days=30)) == []
+
+
+def test_it_puts_a_trickling_site_in_the_handlers_queue_command(
+    settings: Any, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.INCONCLUSIVE_AFTER = 0
+    site = located_site(f"http://login.{ZONE}/slow")
+    check_round(django_capture_on_commit_callbacks)
+    out = io.StringIO()
+    call_command("queue", "--json", "--reason", "inconclusive", stdout=out)
+    data = json.loads(out.getvalue())
+    assert data["counts"] == {"inconclusive": 1}
+    [item] = data["items"]
+    assert (item["reason"], item["site_id"]) == ("inconclusive", site.pk)
+    assert item["detail"] == "1 inconclusive checks in a row, the last: timed out"
+    out = io.StringIO()
+    call_command("queue", "--reason", "inconclusive", stdout=out)
+    first, last = out.getvalue().splitlines()
+    assert f"inconclusive      site={site.pk}" in first
+    assert last == "1 items: 1 inconclusive"
 
 
 def test_it_does_not_list_a_closed_site_that_turns_inconclusive(

@@ -14,6 +14,7 @@ from takedown.monitor.outcomes import verdict
         ("up", 200, "up"),
         ("nxdomain", None, "down"),
         ("no_address", None, "down"),
+        ("dns_error", None, "inconclusive"),
         ("refused", None, "down"),
         ("content_gone", 200, "down"),
         ("http_error", 404, "down"),
