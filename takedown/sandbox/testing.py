@@ -14,11 +14,13 @@ the test ends. ``sandbox_settings`` applies the sandbox's settings to Django's
 
 ``start_sandbox_process`` runs the sandbox in a child process instead
 (``takedown sandbox up``), for benchmarks whose servers must not share the
-measuring process's GIL.
+measuring process's GIL; ``run_scenario`` runs a whole scenario against the
+service (``takedown sandbox run``) and returns its JSON result.
 """
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -88,6 +90,28 @@ def django_settings(sb: Sandbox) -> dict[str, Any]:
         else:
             out[name] = value
     return out
+
+
+def run_scenario(
+    scenario_path: Path, out: Path, *args: str, timeout: float = 300.0
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``takedown sandbox run scenario_path --json out [args]``: the process and its result.
+
+    Fails the test, with the end of the run's stderr, unless the run succeeded.
+    """
+    proc = subprocess.run(
+        [
+            *[sys.executable, "-m", "takedown.cli", "sandbox", "run", str(scenario_path)],
+            *["--json", str(out), *args],
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result: dict[str, Any] = json.loads(out.read_text())
+    return proc, result
 
 
 def start_sandbox_process(

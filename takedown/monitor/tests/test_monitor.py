@@ -6,6 +6,7 @@ import hashlib
 import io
 import json
 import socket
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -37,13 +38,18 @@ def last_check(site: Site) -> Check:
     return check
 
 
-def notified_then_checked(farm: Farm, path: str, mode: str, capture: Any, rounds: int = 2) -> Site:
-    """A site seen up and notified, then checked ``rounds`` times while the farm serves ``mode``."""
+def notified_then_checked(
+    farm: Farm, path: str, modes: str | Sequence[str], capture: Any, rounds: int = 2
+) -> Site:
+    """A site seen up and notified, then checked while the farm serves ``modes``.
+
+    One mode is served for ``rounds`` checks; a sequence of modes, one per check.
+    """
     site = located_site(f"http://login.{ZONE}{path}")
     check_round(capture)
     move(site, SiteState.NOTIFIED, kind=EventKind.NOTICE_SENT)
-    farm.modes[path] = mode
-    for _ in range(rounds):
+    for mode in [modes] * rounds if isinstance(modes, str) else modes:
+        farm.modes[path] = mode
         make_due(site)
         check_round(capture)
     return site
@@ -121,14 +127,9 @@ def test_it_confirms_a_takedown_after_consecutive_down_checks(
 def test_it_resets_the_down_streak_when_the_site_is_up_again(
     farm: Farm, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
 ) -> None:
-    path = "/flaky"
-    site = located_site(f"http://login.{ZONE}{path}")
-    check_round(django_capture_on_commit_callbacks)
-    move(site, SiteState.NOTIFIED, kind=EventKind.NOTICE_SENT)
-    for mode in ("404", "up", "404"):
-        farm.modes[path] = mode
-        make_due(site)
-        check_round(django_capture_on_commit_callbacks)
+    site = notified_then_checked(
+        farm, "/flaky", ("404", "up", "404"), django_capture_on_commit_callbacks
+    )
     site.refresh_from_db()
     assert site.state == SiteState.NOTIFIED
     assert handoffs.of("site_confirmed_down") == []
@@ -157,18 +158,24 @@ def test_it_notices_a_revival_within_the_watch_window(
     assert site.watch_until is None
 
 
-def test_it_revives_a_closed_site(
-    farm: Farm, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
+@pytest.mark.parametrize(("mode", "revived"), [("up", True), ("503", False)])
+def test_it_revives_a_closed_site_on_an_up_check_only(
+    farm: Farm,
+    handoffs: PipelineCalls,
+    django_capture_on_commit_callbacks: Any,
+    mode: str,
+    revived: bool,
 ) -> None:
-    path = "/closed-then-back"
+    path = f"/closed-then-{mode}"
     site = notified_then_checked(farm, path, "410", django_capture_on_commit_callbacks)
     site = move(site, SiteState.CLOSED, kind=EventKind.SITE_CLOSED)
-    farm.modes[path] = "up"
+    farm.modes[path] = mode
     make_due(site)
     check_round(django_capture_on_commit_callbacks)
     site.refresh_from_db()
-    assert site.state == SiteState.REVIVED
-    assert handoffs.of("site_revived") == [site.pk]
+    # An inconclusive check (here a 503) is no sign of life.
+    assert site.state == (SiteState.REVIVED if revived else SiteState.CLOSED)
+    assert handoffs.of("site_revived") == ([site.pk] if revived else [])
 
 
 def test_it_stops_watching_after_the_watch_window(
@@ -470,32 +477,13 @@ def test_it_never_confirms_a_takedown_on_inconclusive_checks(
 def test_it_confirms_a_takedown_over_inconclusive_checks_in_between(
     farm: Farm, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
 ) -> None:
-    path = "/down-with-a-gap"
-    site = located_site(f"http://login.{ZONE}{path}")
-    check_round(django_capture_on_commit_callbacks)
-    move(site, SiteState.NOTIFIED, kind=EventKind.NOTICE_SENT)
-    for mode in ("404", "503", "404"):
-        farm.modes[path] = mode
-        make_due(site)
-        check_round(django_capture_on_commit_callbacks)
+    site = notified_then_checked(
+        farm, "/down-with-a-gap", ("404", "503", "404"), django_capture_on_commit_callbacks
+    )
     site.refresh_from_db()
     assert site.state == SiteState.DOWN
     assert Event.objects.get(site=site, kind=EventKind.SITE_DOWN).data["streak"] == 2
     assert handoffs.of("site_confirmed_down") == [site.pk]
-
-
-def test_it_never_revives_a_closed_site_on_inconclusive_checks(
-    farm: Farm, handoffs: PipelineCalls, django_capture_on_commit_callbacks: Any
-) -> None:
-    path = "/closed-then-unclear"
-    site = notified_then_checked(farm, path, "410", django_capture_on_commit_callbacks)
-    site = move(site, SiteState.CLOSED, kind=EventKind.SITE_CLOSED)
-    farm.modes[path] = "503"
-    make_due(site)
-    check_round(django_capture_on_commit_callbacks)
-    site.refresh_from_db()
-    assert site.state == SiteState.CLOSED
-    assert handoffs.of("site_revived") == []
 
 
 def test_it_lists_an_open_site_inconclusive_for_too_long_for_a_handler(

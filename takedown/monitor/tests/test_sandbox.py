@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import resource
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +17,7 @@ from takedown.sandbox.core import Sandbox
 from takedown.sandbox.scenario import load_scenario
 from takedown.sandbox.testing import (  # noqa: F401
     django_settings,
+    run_scenario,
     sandbox_factory,
     seed_scenario_with_slack,
 )
@@ -116,16 +114,7 @@ def test_it_keeps_hostile_sites_open_through_a_sandbox_run(tmp_path: Path) -> No
     were checked as "error"/"timeout", counted as down, closed, and the
     reporter told while browsers still showed the page.
     """
-    out = tmp_path / "traps.json"
-    proc = subprocess.run(
-        [sys.executable, "-m", "takedown.cli", "sandbox", "run", str(TRAPS), "--json", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(out.read_text())
+    _, result = run_scenario(TRAPS, tmp_path / "traps.json")
     by_id = {s["id"]: s for s in result["sites"]}
     for sid, site in by_id.items():
         # Not at the end, and not on the way either.
@@ -156,19 +145,9 @@ SEED_EXPECTED = {
 
 @pytest.mark.slow
 def test_it_runs_the_seed_scenario_to_its_end(tmp_path: Path) -> None:
-    out = tmp_path / "seed.json"
-    proc = subprocess.run(
-        [
-            *[sys.executable, "-m", "takedown.cli", "sandbox", "run"],
-            *[str(seed_scenario_with_slack(tmp_path)), "--json", str(out)],
-        ],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    proc, result = run_scenario(
+        seed_scenario_with_slack(tmp_path), tmp_path / "seed.json", timeout=600
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(out.read_text())
     # It stopped because everything settled, not because the time ran out.
     assert result["stopped"] == "settled"
     states = {s["id"]: s["state"] for s in result["sites"]}
