@@ -1,6 +1,9 @@
 """Reads of the monitor's state for other parts: the handlers' queue.
 
 docs/monitor.md ("What inconclusive checks do") explains when a site is listed.
+An item's ``detail`` is English, as every step writes it (``takedown queue
+--json`` and the API read it); ``takedown.web.texts`` says it in the reader's
+language.
 """
 
 from __future__ import annotations
@@ -8,10 +11,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.utils.translation import gettext as _
 
 from takedown.cases.attention import HandlerItem, Reason
-from takedown.monitor.models import Outcome, Watch
+from takedown.monitor.models import Watch
 from takedown.monitor.services import OPEN_CHECKED
 
 
@@ -29,14 +31,13 @@ def handler_items(now: datetime) -> list[HandlerItem]:
         site__state__in=OPEN_CHECKED,
         site__next_check__isnull=False,
     ).values_list("site_id", "inconclusive_since", "inconclusive_streak", "last_outcome")
-    labels = dict(Outcome.choices)
     return [
         HandlerItem(
             reason=Reason.INCONCLUSIVE,
             since=since,
             site_id=site_id,
-            detail=_("%(count)s inconclusive checks in a row, the last: %(outcome)s")
-            % {"count": streak, "outcome": labels.get(outcome, outcome)},
+            # The last outcome as its code (``timeout``, ``http_error`` ...).
+            detail=f"{streak} inconclusive checks in a row, the last: {outcome}",
         )
         for site_id, since, streak, outcome in rows
         if since is not None  # always, by the filter; for the type checker

@@ -28,6 +28,7 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 
 from takedown.cases.models import Step
+from takedown.monitor.models import Outcome
 
 
 def _step(code: str) -> str:
@@ -70,6 +71,13 @@ def _words(listed: str) -> str:
 
 def _recipients_from(source: str) -> str:
     return str(_("; recipients from %(source)s") % {"source": _words(source)}) if source else ""
+
+
+def _outcome(code: str) -> str:
+    try:
+        return str(Outcome(code).label)
+    except ValueError:
+        return code
 
 
 def _check(detail: str) -> str:
@@ -138,6 +146,17 @@ RULES: list[Rule] = [
         by=_by,
     ),
     _rule(r"up again: (?P<detail>.*)", _("up again: %(detail)s"), detail=_check),
+    # Checks that proved nothing (takedown.monitor.services, .selectors).
+    _rule(
+        r"(?P<count>\d+) inconclusive checks in a row, the last: (?P<outcome>[a-z_]+)",
+        _("%(count)s inconclusive checks in a row, the last: %(outcome)s"),
+        outcome=_outcome,
+    ),
+    _rule(
+        r"no check conclusive \((?P<count>\d+) in a row\), notified on the report: (?P<detail>.*)",
+        _("no check conclusive (%(count)s in a row), notified on the report: %(detail)s"),
+        detail=_check,
+    ),
     # Locating (takedown.locate.engine, .services, .resolver).
     _rule(
         r"(?P<reason>.*) \(no further automatic retries\)",

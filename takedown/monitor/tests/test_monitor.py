@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from takedown import handler_queue
 from takedown.cases.attention import Reason
@@ -24,6 +24,7 @@ from takedown.monitor.runner import Monitor
 from takedown.monitor.tests.conftest import PipelineCalls
 from takedown.monitor.tests.farm import FARM_IP, MALWARE, OTHER_IP, ZONE, Farm
 from takedown.monitor.tests.helpers import check_round, located_site, make_due, move
+from takedown.web.texts import ours
 
 pytestmark = [
     pytest.mark.concurrency,
@@ -432,6 +433,10 @@ def test_it_notifies_anyway_when_the_first_checks_stay_inconclusive(
     event = Event.objects.get(site=site, kind=EventKind.SITE_UNVERIFIED)
     assert event.data["streak"] == 3
     assert event.data["outcome"] == "http_error"
+    # Stored in English, said in the reader's language (takedown.web.texts).
+    assert event.message.startswith("no check conclusive (3 in a row), notified on the report: ")
+    with translation.override("ja"):
+        assert ours(event.message).startswith("判定できる確認がないまま通知しました (3 回連続)")
     site.refresh_from_db()
     assert site.state == SiteState.LOCATED  # notices moves it when the notice leaves
     assert not Evidence.objects.filter(site=site).exists()
@@ -506,7 +511,7 @@ def test_it_lists_an_open_site_inconclusive_for_too_long_for_a_handler(
     assert [(i.reason, i.site_id, i.since) for i in items] == [
         (Reason.INCONCLUSIVE, site.pk, since)
     ]
-    assert items[0].detail == "1 inconclusive checks in a row, the last: HTTP error"
+    assert items[0].detail == "1 inconclusive checks in a row, the last: http_error"
     # Another unclear check keeps the start of the run.
     make_due(site)
     check_round(django_capture_on_commit_callbacks)
@@ -530,7 +535,7 @@ def test_it_puts_a_trickling_site_in_the_handlers_queue_command(
     assert data["counts"] == {"inconclusive": 1}
     [item] = data["items"]
     assert (item["reason"], item["site_id"]) == ("inconclusive", site.pk)
-    assert item["detail"] == "1 inconclusive checks in a row, the last: timed out"
+    assert item["detail"] == "1 inconclusive checks in a row, the last: timeout"
     out = io.StringIO()
     call_command("queue", "--reason", "inconclusive", stdout=out)
     first, last = out.getvalue().splitlines()

@@ -105,6 +105,27 @@ def test_it_says_the_queues_step_failure_in_japanese_with_the_error_as_it_came()
     assert said == "自動処理「管理者の特定」が 5 回失敗しました: OSError: no route"
 
 
+def test_it_says_the_monitors_inconclusive_queue_item_in_japanese(settings: object) -> None:
+    from django.utils import timezone
+
+    from takedown.monitor.models import Watch
+    from takedown.monitor.selectors import handler_items as monitor_items
+
+    site = _site("trickling")
+    site_transition(site, SiteState.LOCATED)
+    Site.objects.filter(pk=site.pk).update(next_check=timezone.now())
+    Watch.objects.create(
+        site=site,
+        inconclusive_streak=3,
+        inconclusive_since=timezone.now().replace(year=2020),
+        last_outcome="timeout",
+    )
+    (item,) = monitor_items(timezone.now())
+
+    assert item.detail == "3 inconclusive checks in a row, the last: timeout"
+    assert _ja(item.detail) == "3 回連続で判定不能 (最後: タイムアウト)"
+
+
 @pytest.mark.parametrize(
     "written",
     [
