@@ -177,8 +177,10 @@ def test_it_sends_no_second_copy_after_the_mail_role_dies_before_the_250(
     service.start(only=WITHOUT_WEB)
     sb.hold_replies()
     file_report()
-    # The acknowledgement reached the relay, which keeps the sender waiting.
-    wait_until(lambda: sb.replies_held and sent_to(sb, REPORTER), what="a held message")
+    # The acknowledgement reached the relay, which keeps the sender waiting.  This
+    # spans the roles' start and the whole intake-to-outbox path, as the final
+    # wait does, so it gets that wait's allowance (30 s ran out at load 12 on 2 cores).
+    wait_until(lambda: sb.replies_held and sent_to(sb, REPORTER), timeout=90, what="a held message")
     service.kill_role("mail")
     sb.release_replies()
     assert_finished_once(service, uncertain=1)
