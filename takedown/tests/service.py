@@ -21,7 +21,7 @@ from urllib.parse import quote
 from django.conf import settings
 from django.db import connection
 
-from takedown.lib.supervise import children_of
+from takedown.lib.supervise import children_of, die_with_parent
 from takedown.lib.waiting import wait_until
 from takedown.sandbox.core import Sandbox
 from takedown.sandbox.runner import settings_env
@@ -99,6 +99,9 @@ class Service:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # A pytest killed by its timeout or by hand takes this serve with it,
+            # so no service is left holding the test's ports and files.
+            preexec_fn=die_with_parent(),
         )  # fmt: skip
         log.close()
         self.sandbox.set_inbound("127.0.0.1", self.inbound_port)
