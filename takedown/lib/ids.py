@@ -14,6 +14,15 @@ MAX_ID = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
 
 
+def ascii_digits(text: str) -> bool:
+    """True for a non-empty run of 0-9 only: what ``int`` reads in every case.
+
+    Use it instead of ``str.isdigit`` on text from outside (registry answers,
+    headers, command arguments): ``"²".isdigit()`` is true and ``int("²")`` raises.
+    """
+    return text.isascii() and text.isdigit()
+
+
 def parse_id(text: str) -> int | None:
     """The id ``text`` names, or None when it is not one (surrounding spaces are fine)."""
     text = text.strip()

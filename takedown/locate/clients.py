@@ -35,6 +35,7 @@ import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from django.conf import settings
 
+from takedown.lib.ids import ascii_digits
 from takedown.locate.addresses import address_refusal
 from takedown.locate.limits import Limit
 from takedown.locate.rdap import RdapError, load_rdap
@@ -125,7 +126,7 @@ def retry_after_seconds(value: str | None, default: float = 60.0) -> float:
     if not value:
         return default
     value = value.strip()
-    if value.isdigit():
+    if ascii_digits(value):
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
@@ -334,7 +335,7 @@ def split_server(server: str) -> tuple[str, int]:
     if m:
         return m.group(1), int(m.group(2) or 43)
     host, sep, port = server.rpartition(":")
-    if sep and port.isdigit() and ":" not in host:
+    if sep and ascii_digits(port) and ":" not in host:
         return host, int(port)
     return server, 43
 

@@ -21,6 +21,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from takedown.lib.ids import ascii_digits
+
 REGISTRIES = ("arin", "ripe", "apnic", "lacnic", "afrinic", "jpnic", "krnic")
 REGISTRY_HOSTS = {
     "whois.nic.ad.jp": "jpnic",
@@ -295,7 +297,7 @@ def _strip_len(addr: str) -> str:
     addr = addr.strip().split("/")[0]
     if "." in addr and ":" not in addr:
         parts = addr.split(".")
-        if len(parts) == 4 and all(p.isdigit() for p in parts):
+        if len(parts) == 4 and all(ascii_digits(p) for p in parts):
             return ".".join(str(int(p)) for p in parts)
     return addr
 

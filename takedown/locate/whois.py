@@ -26,6 +26,7 @@ import ipaddress
 import re
 from dataclasses import dataclass, field
 
+from takedown.lib.ids import ascii_digits
 from takedown.locate.rdap import nir_whois_server
 from takedown.locate.records import (
     NIRS,
@@ -336,7 +337,7 @@ def _arin(rec: RegistryRecord, objects: list[_Object]) -> None:
             rec.org, rec.handle = (m.group(1), m.group(2)) if m else (organization, None)
     else:
         asn = next((o.get("asnumber") for o in objects if o.get("asnumber")), None)
-        rec.asn = int(asn) if asn and asn.isdigit() else None
+        rec.asn = int(asn) if asn and ascii_digits(asn) else None
     orgs = [o for o in objects if o.get("orgname", "custname")]
     if orgs:
         org = orgs[-1]
@@ -441,7 +442,7 @@ def _expand_short_cidr(value: str) -> list[str]:
     addr, _, length = value.partition("/")
     if "." in addr and ":" not in addr:
         parts = addr.split(".")
-        if not all(p.isdigit() for p in parts) or len(parts) > 4:
+        if not all(ascii_digits(p) for p in parts) or len(parts) > 4:
             return []
         addr = ".".join(str(int(p)) for p in parts + ["0"] * (4 - len(parts)))
     try:

@@ -24,6 +24,8 @@ from django.utils.dates import MONTHS
 from django.utils.formats import date_format
 from django.utils.translation import pgettext
 
+from takedown.lib.ids import ascii_digits
+
 FY_FIRST_MONTH = 4
 
 
@@ -158,7 +160,7 @@ def parse_month(value: str) -> tuple[int, int]:
     """``"2025-06"`` -> (2025, 6); ValueError with a clear message otherwise."""
     text = value.strip()
     parts = text.split("-")
-    if len(parts) != 2 or not all(p.isdigit() for p in parts) or len(parts[0]) != 4:
+    if len(parts) != 2 or not all(ascii_digits(p) for p in parts) or len(parts[0]) != 4:
         raise ValueError(f"{value[:40]!r} is not a month like 2025-06")
     year, month = int(parts[0]), int(parts[1])
     if not 1 <= month <= 12 or not 1990 <= year <= 2999:
@@ -168,7 +170,7 @@ def parse_month(value: str) -> tuple[int, int]:
 
 def parse_fiscal_year(value: str | int) -> int:
     text = str(value).strip().upper().removeprefix("FY")
-    if not text.isdigit() or not 1990 <= int(text) <= 2999:
+    if not ascii_digits(text) or not 1990 <= int(text) <= 2999:
         raise ValueError(f"{str(value)[:40]!r} is not a fiscal year like 2025")
     return int(text)
 

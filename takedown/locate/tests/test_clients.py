@@ -207,6 +207,8 @@ def test_it_reads_retry_after_in_both_forms() -> None:
     assert retry_after_seconds("120") == 120
     assert retry_after_seconds(None) == 60
     assert retry_after_seconds("garbage") == 60
+    # "²".isdigit() is true and float("²") raises: a header is a stranger's text.
+    assert retry_after_seconds("²") == 60
     assert 0 <= retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT") <= 1
 
 
@@ -263,6 +265,8 @@ def test_it_refuses_to_send_a_query_with_line_breaks() -> None:
         ("127.0.0.1:4343", ("127.0.0.1", 4343)),
         ("[::1]:4343", ("::1", 4343)),
         ("[::1]", ("::1", 43)),
+        # A referral in a registry answer is a stranger's text: "²".isdigit() is true.
+        ("whois.example.net:²", ("whois.example.net:²", 43)),
     ],
 )
 def test_it_reads_server_names(server: str, expected: tuple[str, int]) -> None:

@@ -140,6 +140,10 @@ def test_it_takes_a_huge_rdap_document_without_trouble() -> None:
         "<html><body><pre>a. [Network Number] 999.999.0.0/99\n</pre></body></html>",
         "Domain Name:\n\nRegistrar:\n",
         "abuse-c: NOPE\n",
+        # str.isdigit() is true for these and int() refuses them.
+        "ASNumber: ²\nOrgName: O\n",
+        "inetnum: ²³.1/19\nnetname: X\n",
+        "NetRange: ².0.0.1 - 1.0.0.2\nOrgName: O\n",
     ],
 )
 @pytest.mark.timeout(60)  # a quadratic scan of the 1 MB inputs would take hours

@@ -75,6 +75,11 @@ def test_it_rejects_probe_without_sites_or_with_unknown_ones() -> None:
         call_command("probe")
     with pytest.raises(CommandError, match="no such site: 999"):
         call_command("probe", "999")
+    # Neither is an id ("²".isdigit() is true; 30 digits overflow a key): both are
+    # looked up as URLs and not found, rather than raising inside the query.
+    for name in ("²", "9" * 30):
+        with pytest.raises(CommandError, match="no such site"):
+            call_command("probe", name)
     with pytest.raises(CommandError, match="not both"):
         call_command("probe", "--all", "1")
 

@@ -94,7 +94,7 @@ def test_it_honours_extra_closed_days(settings):
 
 
 @pytest.mark.parametrize(
-    "value", ["2025-13", "25-06", "2025/06", "June", "", "2025-06-01", "0999-01"]
+    "value", ["2025-13", "25-06", "2025/06", "June", "", "2025-06-01", "0999-01", "²⁰²⁵-06"]
 )
 def test_it_rejects_bad_months(value):
     with pytest.raises(ValueError, match="not a month"):
@@ -106,7 +106,7 @@ def test_it_parses_fiscal_years(value):
     assert parse_fiscal_year(value) == 2025
 
 
-@pytest.mark.parametrize("value", ["abc", "20250", "FY", "-1", "1800", "2025.5"])
+@pytest.mark.parametrize("value", ["abc", "20250", "FY", "-1", "1800", "2025.5", "FY²⁰²⁵"])
 def test_it_rejects_bad_fiscal_years(value):
     with pytest.raises(ValueError, match="not a fiscal year"):
         parse_fiscal_year(value)

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from takedown.cases.models import Site
 from takedown.lib.defang import defang
+from takedown.lib.ids import parse_id
 from takedown.monitor import services
 from takedown.monitor.models import Check, Verdict
 from takedown.monitor.runner import Monitor
@@ -99,8 +100,9 @@ class Command(BaseCommand):
     def _site_ids(self, names: list[str]) -> list[int]:
         ids: list[int] = []
         for name in names:
-            if name.isdigit():
-                site = Site.objects.filter(pk=int(name)).only("pk", "historical").first()
+            site_id = parse_id(name)
+            if site_id is not None:
+                site = Site.objects.filter(pk=site_id).only("pk", "historical").first()
             else:
                 site = Site.objects.filter(url=_normalised(name)).only("pk", "historical").first()
             if site is None:
