@@ -90,6 +90,52 @@ def pytest_configure(config: pytest.Config) -> None:
     _record_starts()
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--database-tests-only",
+        action="store_true",
+        help="run only the tests that open the database (CI's PostgreSQL pass)",
+    )
+
+
+# Fixtures through which a test reaches the database; pytest-django refuses
+# every query of a test that has none of them and no django_db marker.
+_DATABASE_FIXTURES = frozenset(
+    {
+        "db",
+        "transactional_db",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+        "live_server",
+    }
+)
+
+
+def uses_database(item: pytest.Item) -> bool:
+    """Whether ``item`` may open the database (its marker, or a fixture it uses)."""
+    if item.get_closest_marker("django_db") is not None:
+        return True
+    return bool(_DATABASE_FIXTURES.intersection(getattr(item, "fixturenames", ())))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--database-tests-only``: leave out the tests no database can change.
+
+    CI's PostgreSQL pass exists for what differs between the databases (locks,
+    ``SKIP LOCKED`` claims, transactions, SQL).  A test that never opens the
+    database (a parser, the mail corpus, a subprocess with a database of its
+    own) runs the same code on both, and running it again there was half of
+    that pass's time: CI must stay under 30 minutes.
+    """
+    if not config.getoption("--database-tests-only"):
+        return
+    kept = [item for item in items if uses_database(item)]
+    left_out = [item for item in items if not uses_database(item)]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+
+
 @pytest.fixture(autouse=True)
 def _concurrency_tests_are_marked(request: pytest.FixtureRequest) -> Iterator[None]:
     """Fail a test that starts a thread or a process without the ``concurrency`` marker.
