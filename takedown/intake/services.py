@@ -34,11 +34,16 @@ class ReportError(ValueError):
     """The input cannot be used as a report; the message says why.
 
     ``report`` is the stored (rejected) report when the raw input was kept.
+    ``too_large`` says the input was over the size limit (the API answers 413),
+    so callers need not read the message, which is in the reader's language.
     """
 
-    def __init__(self, message: str, report: Report | None = None) -> None:
+    def __init__(
+        self, message: str, report: Report | None = None, *, too_large: bool = False
+    ) -> None:
         super().__init__(message)
         self.report = report
+        self.too_large = too_large
 
 
 @dataclass
@@ -186,7 +191,7 @@ def report_receive(
             f"report is {size} bytes, more than the limit of {settings.MAX_REPORT_BYTES}"
         ]
         report.save()
-        raise ReportError(report.errors[0], report)
+        raise ReportError(report.errors[0], report, too_large=True)
 
     errors: list[str] = []
     found: list[ExtractedURL] = []

@@ -76,7 +76,7 @@ def create_report(request: HttpRequest, payload: ReportIn) -> Any:
             created_by=request.user,
         )
     except ReportError as exc:
-        status = 413 if "more than the limit" in str(exc) else 400
+        status = 413 if exc.too_large else 400
         return Status(status, {"detail": str(exc), "report": exc.report.pk if exc.report else None})
     return Status(
         201,
