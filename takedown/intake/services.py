@@ -17,6 +17,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from takedown.cases.models import Event, EventKind, Site, Step
 from takedown.cases.services import event_record, incident_create, sites_create_bulk
@@ -57,12 +59,18 @@ class ReporterInfo:
     def validate(self) -> None:
         if self.kind not in ReporterKind.values:
             raise ReportError(
-                f"unknown reporter type {self.kind!r} (one of {', '.join(ReporterKind.values)})"
+                _("unknown reporter type %(kind)r (one of %(known)s)")
+                % {"kind": self.kind, "known": ", ".join(ReporterKind.values)}
             )
         if self.country and (len(self.country) != 2 or not self.country.isalpha()):
-            raise ReportError(f"reporter country {self.country!r} is not a 2-letter ISO code")
+            raise ReportError(
+                _("reporter country %(country)r is not a 2-letter ISO code")
+                % {"country": self.country}
+            )
         if self.language and self.language not in {code for code, _ in settings.LANGUAGES}:
-            raise ReportError(f"reporter language {self.language!r} is not supported")
+            raise ReportError(
+                _("reporter language %(language)r is not supported") % {"language": self.language}
+            )
 
 
 @dataclass
@@ -115,11 +123,17 @@ def _check_choices(purpose: str, tlp: str, channel: str) -> None:
     from takedown.intake.models import TLP
 
     if channel not in Channel.values:
-        raise ReportError(f"unknown channel {channel!r}")
+        raise ReportError(_("unknown channel %(channel)r") % {"channel": channel})
     if purpose not in Purpose.values:
-        raise ReportError(f"unknown purpose {purpose!r} (one of {', '.join(Purpose.values)})")
+        raise ReportError(
+            _("unknown purpose %(purpose)r (one of %(known)s)")
+            % {"purpose": purpose, "known": ", ".join(Purpose.values)}
+        )
     if tlp not in TLP.values:
-        raise ReportError(f"unknown TLP {tlp!r} (one of {', '.join(TLP.values)})")
+        raise ReportError(
+            _("unknown TLP %(tlp)r (one of %(known)s)")
+            % {"tlp": tlp, "known": ", ".join(TLP.values)}
+        )
 
 
 def report_receive(
@@ -150,10 +164,10 @@ def report_receive(
     """
     _check_choices(purpose, tlp, channel)
     if kind and kind not in {"phishing", "malware"}:
-        raise ReportError(f"unknown site kind {kind!r} (phishing or malware)")
+        raise ReportError(_("unknown site kind %(kind)r (phishing or malware)") % {"kind": kind})
     received = received or timezone.now()
     if timezone.is_naive(received):
-        raise ReportError("the received time must carry a time zone")
+        raise ReportError(_("the received time must carry a time zone"))
 
     raw_text = text if urls is None else "\n".join(urls)
     size = len(raw_mail) if raw_mail is not None else len(raw_text.encode("utf-8", "replace"))
@@ -186,12 +200,17 @@ def report_receive(
     )
 
     if size > settings.MAX_REPORT_BYTES:
+        # Stored in English (what the API and scripts read); said in the reader's language.
+        too_large = gettext_noop("report is %(size)d bytes, more than the limit of %(limit)d")
+        limit = {"size": size, "limit": settings.MAX_REPORT_BYTES}
         report.status = ReportStatus.REJECTED
-        report.errors = [
-            f"report is {size} bytes, more than the limit of {settings.MAX_REPORT_BYTES}"
-        ]
+        report.errors = [too_large % limit]
         report.save()
-        raise ReportError(report.errors[0], report, too_large=True)
+        raise ReportError(
+            _(too_large) % limit,
+            report,
+            too_large=True,
+        )
 
     errors: list[str] = []
     found: list[ExtractedURL] = []
@@ -231,7 +250,7 @@ def report_receive(
         report.status = ReportStatus.EMPTY if not errors else ReportStatus.REJECTED
         report.save()
         event_record(kind=EventKind.REPORT_RECEIVED, report=report, actor=actor, data={"urls": 0})
-        message = "; ".join(errors) if errors else "no URL found in the report"
+        message = "; ".join(errors) if errors else _("no URL found in the report")
         raise ReportError(message, report)
 
     with transaction.atomic():
@@ -296,7 +315,7 @@ def reporter_register(*, info: ReporterInfo, actor: str) -> Reporter:
     run, as a team knows its regular reporters.
     """
     if not info.email and not info.name:
-        raise ReportError("a reporter needs a name or an e-mail address")
+        raise ReportError(_("a reporter needs a name or an e-mail address"))
     reporter = reporter_get_or_create(info)
     assert reporter is not None  # a name or an address was given
     return reporter_classify(

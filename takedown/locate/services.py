@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from takedown.cases.models import Event, EventKind, Site, SiteState, Step
 from takedown.cases.services import event_record, site_try_transition
@@ -230,7 +231,7 @@ def organization_edit(
     clean: dict[str, Any] = {}
     for name, value in changes.items():
         if name not in EDITABLE_FIELDS:
-            raise OrganizationEditError(f"{name} cannot be edited")
+            raise OrganizationEditError(_("%(field)s cannot be edited") % {"field": name})
         clean[name] = _clean_field(name, value)
     diff = {
         name: {"from": getattr(org, name), "to": value}
@@ -283,21 +284,23 @@ def organization_reset(org: Organization, *, actor: str, fields: list[str]) -> E
 def _clean_field(name: str, value: Any) -> Any:
     if name == "kind":
         if value not in OrgKind.values:
-            raise OrganizationEditError(f"kind must be one of {', '.join(OrgKind.values)}")
+            raise OrganizationEditError(
+                _("kind must be one of %(kinds)s") % {"kinds": ", ".join(OrgKind.values)}
+            )
         return value
     if name == "language":
         if value not in {code for code, _ in settings.LANGUAGES}:
-            raise OrganizationEditError("unsupported language")
+            raise OrganizationEditError(_("unsupported language"))
         return value
     if name == "country":
         value = str(value or "").strip().upper()
         if value and not re.fullmatch(r"[A-Z]{2}", value):
-            raise OrganizationEditError("country must be a 2-letter ISO code")
+            raise OrganizationEditError(_("country must be a 2-letter ISO code"))
         return value
     if name == "name":
         value = str(value or "").strip()
         if not value:
-            raise OrganizationEditError("the name cannot be empty")
+            raise OrganizationEditError(_("the name cannot be empty"))
         return value[:300]
     if name == "abuse_emails":
         items = value if isinstance(value, list) else re.split(r"[\s,;]+", str(value or ""))
@@ -307,7 +310,9 @@ def _clean_field(name: str, value: Any) -> Any:
             if not item:
                 continue
             if not EMAIL_RE.fullmatch(item):
-                raise OrganizationEditError(f"{item!r} is not an e-mail address")
+                raise OrganizationEditError(
+                    _("%(address)r is not an e-mail address") % {"address": item}
+                )
             if item not in out:
                 out.append(item)
         return out
@@ -457,7 +462,7 @@ class _Recorder:
         if key not in self.registrars:
             self.registrars[key] = _registrar_org(info)
         registrar = self.registrars[key]
-        row, _ = DomainRecord.objects.update_or_create(
+        row, _created = DomainRecord.objects.update_or_create(
             domain=info.domain[:255],
             defaults={
                 "registrar": registrar,

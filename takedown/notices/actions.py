@@ -31,6 +31,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from takedown.cases.models import Event, EventKind, Site
 from takedown.cases.services import ActionError, event_record
@@ -66,7 +67,9 @@ def _recipients(recipients: Iterable[str] | None) -> list[str] | None:
     cleaned = clean_addresses(raw)
     if len(cleaned) != len({r.strip().strip("<>").lower() for r in raw}):
         bad = [r for r in raw if not clean_addresses([r])]
-        raise ActionError(f"not an e-mail address: {', '.join(bad[:5])}")
+        raise ActionError(
+            _("not an e-mail address: %(addresses)s") % {"addresses": ", ".join(bad[:5])}
+        )
     return cleaned
 
 
@@ -116,18 +119,22 @@ def sites_notify_now(
     chosen = _recipients(recipients)
     site_list = list(sites)
     if not site_list:
-        raise ActionError("no site to notify")
+        raise ActionError(_("no site to notify"))
     problems = []
     for site in site_list:
         site.refresh_from_db(fields=["state", "organization", "historical"])
         if site.historical:
-            problems.append(f"site {site.pk} is imported history")
+            problems.append(_("site %(site)s is imported history") % {"site": site.pk})
         elif site.state not in NOTIFIABLE:
             problems.append(
-                f"site {site.pk} is {site.state}: only open, located sites are notified"
+                _("site %(site)s is %(state)s: only open, located sites are notified")
+                % {"site": site.pk, "state": site.state}
             )
         elif site.organization_id is None and chosen is None:
-            problems.append(f"site {site.pk} has no known organisation: choose the recipients")
+            problems.append(
+                _("site %(site)s has no known organisation: choose the recipients")
+                % {"site": site.pk}
+            )
     if problems:
         raise ActionError("; ".join(problems))
     groups: dict[int | None, list[Site]] = defaultdict(list)
@@ -172,7 +179,7 @@ def _notify_group(sites: list[Site], *, actor: str, chosen: list[str] | None) ->
             idempotency_key=key[:200],
         )
         if notice is None:
-            raise ActionError("this request was already made; the notice is on its way")
+            raise ActionError(_("this request was already made; the notice is on its way"))
         _requested(sites, org, actor, {"notice": notice.pk, "to": chosen or []})
         compose_org_notice(notice, sites, to=chosen, threaded=thread is not None)
     notice.refresh_from_db()
@@ -184,13 +191,18 @@ def notice_resend(*, notice: Notice, actor: str, recipients: Iterable[str] | Non
     chosen = _recipients(recipients)
     root = notice.root
     if root.kind not in {NoticeKind.INITIAL, NoticeKind.REVIVAL}:
-        raise ActionError(f"{notice.token} is not a notice to an organisation")
+        raise ActionError(
+            _("%(notice)s is not a notice to an organisation") % {"notice": notice.token}
+        )
     sites = list(root.sites.filter(state__in=NOTIFIABLE, historical=False).order_by("pk"))
     if not sites:
-        raise ActionError(f"no site of {root.token} is still up")
+        raise ActionError(_("no site of %(notice)s is still up") % {"notice": root.token})
     to = chosen or clean_addresses(notice.recipients)
     if not to:
-        raise ActionError(f"{notice.token} has no address to send to: choose the recipients")
+        raise ActionError(
+            _("%(notice)s has no address to send to: choose the recipients")
+            % {"notice": notice.token}
+        )
     key = f"handler-resend:{root.pk}:{','.join(sorted(to))}:{_decision(sites)}"
     with transaction.atomic():
         resend = notice_create_once(
@@ -202,7 +214,7 @@ def notice_resend(*, notice: Notice, actor: str, recipients: Iterable[str] | Non
             idempotency_key=key[:200],
         )
         if resend is None:
-            raise ActionError("this request was already made; the notice is on its way")
+            raise ActionError(_("this request was already made; the notice is on its way"))
         _requested(
             sites, root.organization, actor, {"notice": resend.pk, "resend_of": notice.pk, "to": to}
         )
@@ -222,9 +234,13 @@ def _handled(inbound: InboundMessage, actor: str) -> None:
 def inbound_link(*, inbound: InboundMessage, notice: Notice, actor: str) -> InboundMessage:
     """This message answers ``notice``: record it as a reply in the notice's thread."""
     if notice.sent_at is None and notice.root.sent_at is None:
-        raise ActionError(f"{notice.token} was never sent: a message cannot answer it")
+        raise ActionError(
+            _("%(notice)s was never sent: a message cannot answer it") % {"notice": notice.token}
+        )
     if inbound.notice_id == notice.pk:
-        raise ActionError(f"the message is already linked to {notice.token}")
+        raise ActionError(
+            _("the message is already linked to %(notice)s") % {"notice": notice.token}
+        )
     sites = list(notice.root.sites.all())
     reason = f"linked to {notice.token} by {actor}"
     details = {**(inbound.details or {}), "matched_by": f"handler {actor}"}
@@ -247,7 +263,10 @@ def inbound_link(*, inbound: InboundMessage, notice: Notice, actor: str) -> Inbo
             fields={"details": details, "handled_by": actor[:150]},
             sites=sites,
         ):
-            raise ActionError(f"a message sorted as {inbound.kind} cannot be linked as a reply")
+            raise ActionError(
+                _("a message sorted as %(kind)s cannot be linked as a reply")
+                % {"kind": inbound.kind}
+            )
         reply_record(notice, inbound, human=inbound.kind == InboundKind.REPLY)
     return inbound
 
@@ -255,7 +274,7 @@ def inbound_link(*, inbound: InboundMessage, notice: Notice, actor: str) -> Inbo
 def inbound_mark_handled(*, inbound: InboundMessage, actor: str, note: str = "") -> Event:
     """Nothing more to do with this message (read, answered elsewhere, spam)."""
     if inbound.handled_by:
-        raise ActionError(f"already handled by {inbound.handled_by}")
+        raise ActionError(_("already handled by %(user)s") % {"user": inbound.handled_by})
     with transaction.atomic():
         _handled(inbound, actor)
         return _inbound_event(inbound, EventKind.INBOUND_HANDLED, actor, note.strip()[:2000])
@@ -284,7 +303,9 @@ def _inbound_event(
 def inbound_to_report(*, inbound: InboundMessage, actor: str) -> InboundMessage:
     """The message is an incident report: hand it to intake as one."""
     if inbound.report_id is not None:
-        raise ActionError(f"the message is already report TKD-R{inbound.report_id}")
+        raise ActionError(
+            _("the message is already report TKD-R%(report)s") % {"report": inbound.report_id}
+        )
     raw = bytes(inbound.raw)
     with transaction.atomic():
         routed = to_intake(inbound, raw, classify_message(raw))
@@ -297,7 +318,9 @@ def inbound_to_report(*, inbound: InboundMessage, actor: str) -> InboundMessage:
             report=routed.report,
             fields={"handled_by": actor[:150]},
         ):
-            raise ActionError(f"a message sorted as {inbound.kind} cannot be made a report")
+            raise ActionError(
+                _("a message sorted as %(kind)s cannot be made a report") % {"kind": inbound.kind}
+            )
     return inbound
 
 
@@ -336,7 +359,7 @@ def inbound_answer(*, inbound: InboundMessage, actor: str, body: str) -> Notice:
     """Answer the sender of ``inbound`` in its notice's thread and language."""
     notice = _answer_target(None, inbound)
     if notice is None:
-        raise ActionError("link the message to its notice first")
+        raise ActionError(_("link the message to its notice first"))
     sender = clean_addresses([_sender(inbound)])
     return notice_answer(notice=notice, actor=actor, body=body, to=sender, inbound=inbound)
 
@@ -364,18 +387,18 @@ def notice_answer(
     """A message written by a handler, in ``notice``'s thread (its token and references)."""
     body = body.replace("\r\n", "\n").strip()
     if not body:
-        raise ActionError("the answer is empty")
+        raise ActionError(_("the answer is empty"))
     root = notice.root
     addresses = _recipients(to) or clean_addresses(root.recipients)
     if not addresses:
-        raise ActionError("no address to answer to")
+        raise ActionError(_("no address to answer to"))
     subject = root.subject or notice.subject or root.token
     if root.token not in subject:
         subject = f"[{root.token}] {subject}"
     if not subject.lower().startswith("re:"):
         subject = f"Re: {subject}"
     if Notice.objects.filter(idempotency_key=f"answer:{root.pk}:{_digest(body)}").exists():
-        raise ActionError("this answer was already sent")
+        raise ActionError(_("this answer was already sent"))
     with transaction.atomic():
         answer = Notice.objects.create(
             kind=NoticeKind.ANSWER,

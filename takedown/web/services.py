@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from takedown.cases.models import EventKind
 from takedown.cases.services import event_record
@@ -30,10 +31,10 @@ def user_create(
     users = get_user_model()
     username = username.strip()
     if not username:
-        raise AccountError("a user name is needed")
+        raise AccountError(_("a user name is needed"))
     with transaction.atomic():
         if users.objects.filter(username=username).exists():
-            raise AccountError(f"user {username!r} exists")
+            raise AccountError(_("user %(name)r exists") % {"name": username})
         user = users.objects.create_user(username, email, password)
         event_record(
             kind=EventKind.USER_CREATED,
@@ -106,7 +107,7 @@ def user_set_password(*, user: Any, password: str, actor: str) -> None:
 def token_issue(*, user: Any, name: str, actor: str, limit: str = "") -> tuple[ApiToken, str]:
     """A new token for ``user``; the secret is returned once and never stored."""
     if limit and limit not in Role.values:
-        raise AccountError(f"unknown role {limit!r}")
+        raise AccountError(_("unknown role %(role)r") % {"role": limit})
     with transaction.atomic():
         obj, secret = ApiToken.issue(user=user, name=name.strip() or "token", role=limit)
         event_record(
