@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,16 +24,32 @@ pytestmark = pytest.mark.concurrency
 TOKYO = ZoneInfo("Asia/Tokyo")
 
 
+@pytest.fixture
+def gnupg_home(tmp_path: Path) -> Iterator[Path]:
+    """A keyring directory whose gpg-agent is stopped after the test.
+
+    gpg starts an agent per home directory as a daemon that outlives the test
+    (one more left running by every run of the suite) unless told to stop.
+    """
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    yield home
+    subprocess.run(
+        ["gpgconf", "--homedir", str(home), "--kill", "all"], check=False, capture_output=True
+    )
+
+
 @pytest.mark.django_db
 @pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg is not installed")
-def test_it_signs_notices_with_pgp_mime(smtp: SmtpSink, tmp_path: Path, settings: Any) -> None:
+def test_it_signs_notices_with_pgp_mime(
+    smtp: SmtpSink, tmp_path: Path, gnupg_home: Path, settings: Any
+) -> None:
     import gnupg
 
     from takedown.notices.planning import notice_plan_site
     from takedown.notices.tick import mail_tick
 
-    home = tmp_path / "gnupg"
-    home.mkdir(mode=0o700)
+    home = gnupg_home
     gpg = gnupg.GPG(gnupghome=str(home))
     key = gpg.gen_key(
         gpg.gen_key_input(
