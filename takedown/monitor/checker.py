@@ -92,9 +92,14 @@ async def observe(
         kept, dropped, label = second, first, "desktop"
     else:
         kept, dropped, label = first, second, "mobile"
-    kept.detail = f"{kept.detail}; {label} browser got {dropped.outcome}: {dropped.detail}"
+    kept.detail = with_other_browser(kept.detail, label, dropped.outcome, dropped.detail)
     discard_sample(dropped)
     return kept
+
+
+def with_other_browser(detail: str, agent: str, outcome: str, other_detail: str) -> str:
+    """A check's detail noting the other browser's answer (``web.timeline`` reads it back)."""
+    return f"{detail}; {agent} browser got {outcome}: {other_detail}"
 
 
 async def _observe_as(

@@ -10,6 +10,7 @@ sentence of its own still reads as words (its label), never as a code.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.utils.translation import gettext as _
@@ -203,7 +204,47 @@ CHECK_DETAILS: dict[str, Any] = {
 }
 
 
+# The monitor's note of the other browser's answer (monitor/checker.py ``observe``):
+# "<kept detail>; mobile browser got http_error: HTTP 410 Gone".
+_OTHER_BROWSER = re.compile(
+    r"(?P<kept>.*); (?P<agent>desktop|mobile) browser got (?P<outcome>[a-z_]+): (?P<other>.*)",
+    re.DOTALL,
+)
+
+
+# Which browser identity a check used (``Check.agent``).
+CHECK_AGENTS: dict[str, Any] = {
+    "desktop": gettext_lazy("desktop"),
+    "mobile": gettext_lazy("phone"),
+}
+
+
+def check_agent(agent: str) -> str:
+    label = CHECK_AGENTS.get(agent)
+    return str(label) if label is not None else agent
+
+
 def check_detail(detail: str) -> str:
+    other = _OTHER_BROWSER.fullmatch(detail)
+    if other is not None:
+        from takedown.monitor.models import Outcome
+
+        outcome = other["outcome"]
+        label = Outcome(outcome).label if outcome in Outcome.values else outcome
+        template = (
+            _("%(kept)s; the phone browser got %(outcome)s: %(other)s")
+            if other["agent"] == "mobile"
+            else _("%(kept)s; the desktop browser got %(outcome)s: %(other)s")
+        )
+        return template % {
+            "kept": _one_check_detail(other["kept"]),
+            "outcome": label,
+            "other": _one_check_detail(other["other"]),
+        }
+    return _one_check_detail(detail)
+
+
+def _one_check_detail(detail: str) -> str:
     head, sep, rest = detail.partition(" (body capped at ")
     known = CHECK_DETAILS.get(head)
     if known is not None:

@@ -7,7 +7,13 @@ from typing import Any
 from django import template
 
 from takedown.web.texts import ours
-from takedown.web.timeline import actor_name, check_detail, event_label, event_sentence
+from takedown.web.timeline import (
+    actor_name,
+    check_agent,
+    check_detail,
+    event_label,
+    event_sentence,
+)
 
 register = template.Library()
 
@@ -30,6 +36,11 @@ def actor(value: str) -> str:
 @register.filter(name="check_detail")
 def check_detail_filter(detail: str) -> str:
     return check_detail(detail or "")
+
+
+@register.filter(name="check_agent")
+def check_agent_filter(agent: str) -> str:
+    return check_agent(agent or "")
 
 
 @register.filter(name="ours")

@@ -18,8 +18,9 @@ from django.utils import translation
 from takedown.cases.models import Event, EventKind, Site, SiteState, Step, Work
 from takedown.cases.services import site_transition, sites_create_bulk
 from takedown.handler_queue import handler_items
+from takedown.monitor.checker import with_other_browser
 from takedown.web.texts import ours
-from takedown.web.timeline import event_sentence
+from takedown.web.timeline import check_detail, event_sentence
 
 pytestmark = pytest.mark.django_db
 JA = {"Accept-Language": "ja"}
@@ -268,3 +269,47 @@ def test_it_shows_the_queue_and_a_timeline_without_english_sentences(
         if found:
             left[name] = found
     assert left == {}
+
+
+@pytest.mark.parametrize(
+    ("detail", "japanese", "english"),
+    [
+        (
+            with_other_browser("HTTP 410 Gone", "mobile", "http_error", "HTTP 410 Gone"),
+            "HTTP 410 Gone。スマートフォンのブラウザでは HTTPエラー: HTTP 410 Gone",
+            "HTTP 410 Gone; the phone browser got HTTP error: HTTP 410 Gone",
+        ),
+        (
+            with_other_browser("same content", "desktop", "timeout", "read timed out"),
+            "内容に変化なし。デスクトップのブラウザでは タイムアウト: read timed out",
+            "same content; the desktop browser got timed out: read timed out",
+        ),
+    ],
+)
+def test_it_says_the_other_browsers_answer_in_the_readers_language(
+    detail: str, japanese: str, english: str
+) -> None:
+    with translation.override("ja"):
+        assert check_detail(detail) == japanese
+    with translation.override("en"):
+        assert check_detail(detail) == english
+
+
+def test_the_site_page_names_the_browser_and_its_answer_in_japanese(alice_client: Client) -> None:
+    from takedown.monitor.models import Check, Outcome, Verdict
+
+    site = _site("cloaked")
+    Check.objects.create(
+        site=site,
+        outcome=Outcome.HTTP_ERROR,
+        verdict=Verdict.DOWN,
+        status=410,
+        agent="mobile",
+        detail=with_other_browser("HTTP 410 Gone", "desktop", "timeout", "read timed out"),
+    )
+    page = alice_client.get(f"/sites/{site.pk}/", headers=JA).content.decode()
+    assert "<td>スマートフォン</td>" in page
+    assert "HTTP 410 Gone。デスクトップのブラウザでは タイムアウト: read timed out" in page
+    assert "browser got" not in page
+    english = alice_client.get(f"/sites/{site.pk}/", headers={"Accept-Language": "en"})
+    assert "<td>phone</td>" in english.content.decode()
