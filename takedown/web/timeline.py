@@ -139,7 +139,10 @@ def event_sentence(event: Event) -> str:
         text = text[:1].upper() + text[1:]
         # What the automation wrote is ours to translate; a person's words are not.
         message = ours(event.message) if event.actor in {"", "system"} else event.message
-        return f"{text}: {message}" if message else f"{text}."
+        # The punctuation is the language's too (a Japanese sentence ends in "。").
+        if message:
+            return _("%(label)s: %(message)s") % {"label": text, "message": message}
+        return _("%(label)s.") % {"label": text}
     return str(template) % v
 
 

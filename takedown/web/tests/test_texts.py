@@ -212,6 +212,16 @@ def test_it_translates_an_events_text_when_the_automation_wrote_it_not_a_person(
         assert event_sentence(by_alice).endswith(": no site still needs this notice")
 
 
+def test_it_ends_a_label_only_sentence_with_the_languages_full_stop() -> None:
+    from takedown.cases.services import event_record
+
+    composed = event_record(kind=EventKind.NOTICE_QUEUED, site=_site("composed"), message="")
+    with translation.override("ja"):
+        assert event_sentence(composed) == "メッセージを作成。"
+    with translation.override("en"):
+        assert event_sentence(composed) == "Message composed."
+
+
 def test_it_says_account_events_in_words() -> None:
     from takedown.web.roles import Role
     from takedown.web.services import token_issue, user_create
