@@ -377,8 +377,10 @@ MONITOR_BATCH = env_int("TAKEDOWN_MONITOR_BATCH", 500, minimum=1)
 MONITOR_CONCURRENCY = env_int("TAKEDOWN_MONITOR_CONCURRENCY", 200, minimum=1)
 MONITOR_PER_HOST = env_int("TAKEDOWN_MONITOR_PER_HOST", 4, minimum=1)
 MONITOR_IDLE = env_float("TAKEDOWN_MONITOR_IDLE", 1.0, minimum=0.01)
-# Seconds a claimed check stays the claimer's beyond two fetch timeouts.
-MONITOR_LEASE_SLACK = env_float("TAKEDOWN_MONITOR_LEASE_SLACK", 60.0, minimum=0.0)
+# Seconds a claimed check stays the monitor's without renewal: a live monitor
+# renews its unrecorded checks every third of it, a dead one's are due again
+# when it runs out (docs/monitor.md "Claiming").
+MONITOR_LEASE = env_float("TAKEDOWN_MONITOR_LEASE", 30.0, minimum=1.0)
 FETCH_CONNECT_TIMEOUT = env_float("TAKEDOWN_FETCH_CONNECT_TIMEOUT", 5.0, minimum=0.01)
 FETCH_READ_TIMEOUT = env_float("TAKEDOWN_FETCH_READ_TIMEOUT", 10.0, minimum=0.01)
 FETCH_TIMEOUT = env_float("TAKEDOWN_FETCH_TIMEOUT", 20.0, minimum=0.01)

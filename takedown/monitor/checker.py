@@ -41,6 +41,9 @@ class Target:
     # No evidence yet: keep the body (and the sample, if configured) for it.
     needs_evidence: bool = False
     keep_sample: bool = False
+    # The claim's lease marker (the site's ``next_check`` while this claim holds
+    # it), which the runner renews; None for a check nobody claimed (``probe``).
+    lease: datetime | None = None
 
 
 @dataclass

@@ -11,7 +11,9 @@ Threads:
 A round (``run_round``) claims up to ``batch_size`` sites, submits them all,
 and records results in chunks as they complete.  It returns whether it found
 work, so ``run`` loops without sleeping while there is a backlog and tests call
-it directly.  A round lasts at most about one fetch timeout.
+it directly.  A round lasts at most about two fetch timeouts (a desktop and a
+phone try); the claims' leases are renewed while it waits, so a slow round
+(many sites, per-host limits, a busy database) is never claimed twice.
 """
 
 from __future__ import annotations
@@ -20,12 +22,13 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from takedown.lib.failpoints import failpoint
 from takedown.lib.fetch import Fetcher, FetchPolicy, FetchResult
@@ -136,7 +139,23 @@ class Monitor:
         recorded: list[Check] = []
         buffer: list[Observation] = []
         received = 0
+        # The claimed checks stay ours while this process lives, however long the
+        # batch takes: their lease is renewed every third of it until each one is
+        # recorded.  A killed monitor renews nothing: its checks are due again
+        # after one short lease (docs/monitor.md "Claiming").
+        leases = {t.site_id: t.lease for t in targets if t.lease is not None}
+        renew_every = services.lease_seconds() / 3
+        renew_at = time.monotonic() + renew_every
+
+        def record(observations: list[Observation]) -> None:
+            recorded.extend(services.observations_record(observations))
+            for obs in observations:
+                leases.pop(obs.target.site_id, None)
+
         while received < len(targets):
+            if leases and time.monotonic() >= renew_at:
+                _renew(leases)
+                renew_at = time.monotonic() + renew_every
             try:
                 buffer.append(results.get(timeout=0.2))
                 received += 1
@@ -145,19 +164,20 @@ class Monitor:
                     break  # the batch died (loop stopped); record what came back
                 if self.stopping.is_set():
                     # Shutting down: keep what is done; the rest stay leased and
-                    # are checked again (by any monitor) when the lease runs out.
+                    # are checked again (by any monitor) when the lease runs out,
+                    # within TAKEDOWN_MONITOR_LEASE.
                     batch.cancel()
                     break
                 if buffer:
                     # Nothing new for a moment: record the stragglers' predecessors now.
-                    recorded.extend(services.observations_record(buffer))
+                    record(buffer)
                     buffer = []
                 continue
             if len(buffer) >= RECORD_CHUNK:
-                recorded.extend(services.observations_record(buffer))
+                record(buffer)
                 buffer = []
         if buffer:
-            recorded.extend(services.observations_record(buffer))
+            record(buffer)
         self.checks_recorded += len(recorded)
         return recorded
 
@@ -178,6 +198,24 @@ class Monitor:
                 if not found:
                     close_old_connections()
                     stop.wait(idle)
+
+
+def _renew(leases: dict[int, datetime]) -> None:
+    """Renew the leases of the unrecorded checks of a batch, in place (site id -> marker)."""
+    by_marker: dict[datetime, list[int]] = {}
+    for site_id, marker in leases.items():
+        by_marker.setdefault(marker, []).append(site_id)
+    for marker, site_ids in by_marker.items():
+        try:
+            fresh = services.checks_extend(site_ids, marker=marker)
+        except DatabaseError:
+            # A busy or restarting database: try again at the next renewal; if the
+            # lease runs out meanwhile, another claim may check these sites too
+            # (a duplicate Check row, never a lost one).
+            log.warning("renewing the leases of %d checks failed", len(site_ids), exc_info=True)
+            continue
+        for site_id in site_ids:
+            leases[site_id] = fresh
 
 
 def _failed(target: Target, exc: Exception) -> Observation:

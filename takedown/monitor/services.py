@@ -66,12 +66,18 @@ RECURRENCE_OF_STATES = (
 
 
 def lease_seconds() -> float:
-    """How long a claimed check is ours: a desktop and a mobile try, plus slack.
+    """How long a claimed check is ours without renewal (``TAKEDOWN_MONITOR_LEASE``).
 
     A monitor killed in the middle of a round leaves its sites unchecked this
-    long; the slack covers recording a large batch on a busy database.
+    long; a live one renews the lease of its unrecorded checks (``checks_extend``)
+    however long its batch takes.
     """
-    return 2 * settings.FETCH_TIMEOUT + settings.MONITOR_LEASE_SLACK
+    return float(settings.MONITOR_LEASE)
+
+
+def _lease_marker(now: datetime) -> datetime:
+    # Random microseconds make the marker unique to one claim (or renewal).
+    return now + timedelta(seconds=lease_seconds(), microseconds=random.randrange(1, 999_999))
 
 
 # --- scheduling -----------------------------------------------------------------
@@ -231,8 +237,11 @@ def checks_claim(limit: int, *, now: datetime | None = None) -> list[Target]:
     then reads back the rows carrying its marker.  A row another process took
     first no longer matches ``next_check <= now`` and is not ours.  (Two claims
     drawing the same random microsecond at once would both check a site: a
-    duplicate Check row, harmless, with odds of about one in a million.)  A
-    process that dies leaves its sites due again when the lease runs out.
+    duplicate Check row, harmless, with odds of about one in a million.)  The
+    lease is short (``TAKEDOWN_MONITOR_LEASE``) and the live monitor renews it
+    (``checks_extend``) until each check is recorded; a process that dies
+    leaves its sites due again when the lease runs out.  Each Target carries
+    the claim's marker (``Target.lease``) for those renewals.
     """
     now = now or timezone.now()
     due = list(
@@ -242,15 +251,33 @@ def checks_claim(limit: int, *, now: datetime | None = None) -> list[Target]:
     )
     if not due:
         return []
-    marker = now + timedelta(seconds=lease_seconds(), microseconds=random.randrange(1, 999_999))
+    marker = _lease_marker(now)
     Site.objects.filter(pk__in=due, next_check__lte=now).update(next_check=marker)
     sites = list(
         Site.objects.filter(pk__in=due, next_check=marker).only("pk", "url", "kind", "brand")
     )
-    return targets_for(sites)
+    return targets_for(sites, lease=marker)
 
 
-def targets_for(sites: Iterable[Site]) -> list[Target]:
+def checks_extend(
+    site_ids: Iterable[int], *, marker: datetime, now: datetime | None = None
+) -> datetime:
+    """Renew a live claim: move its sites still on ``marker`` to a fresh lease marker.
+
+    The monitor calls it every third of the lease for the checks of its batch
+    not recorded yet.  Only rows still carrying ``marker`` move: a recorded
+    site has its next check time instead, and a site another process claimed
+    after this lease ran out carries that claim's marker, so a late renewal
+    never takes a site back nor pushes a recorded check away.  Returns the
+    new marker (the one to renew next time).
+    """
+    now = now or timezone.now()
+    fresh = _lease_marker(now)
+    Site.objects.filter(pk__in=list(site_ids), next_check=marker).update(next_check=fresh)
+    return fresh
+
+
+def targets_for(sites: Iterable[Site], *, lease: datetime | None = None) -> list[Target]:
     sites = list(sites)
     refs: dict[int, Reference] = {}
     rows = (
@@ -283,6 +310,7 @@ def targets_for(sites: Iterable[Site]) -> list[Target]:
             keep_sample=bool(
                 settings.KEEP_MALWARE and s.kind == SiteKind.MALWARE and s.pk not in refs
             ),
+            lease=lease,
         )
         for s in sites
     ]

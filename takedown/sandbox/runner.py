@@ -274,7 +274,7 @@ class ScenarioRun:
                 # A role killed during the run (``--kill``) leaves its claims
                 # for seconds, not the production minute: the run is fast time.
                 "TAKEDOWN_WORK_LEASE": "5",
-                "TAKEDOWN_MONITOR_LEASE_SLACK": "5",
+                "TAKEDOWN_MONITOR_LEASE": "5",
                 "TAKEDOWN_LOG_LEVEL": os.environ.get("TAKEDOWN_LOG_LEVEL", "WARNING"),
             }
             env.pop("DJANGO_SETTINGS_MODULE", None)

@@ -6,18 +6,21 @@ import hashlib
 import io
 import json
 import socket
+import threading
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.management import call_command
+from django.db import close_old_connections
 from django.utils import timezone, translation
 
 from takedown import handler_queue
 from takedown.cases.attention import Reason
 from takedown.cases.models import Event, EventKind, Site, SiteState, Step
 from takedown.cases.services import sites_create_bulk
+from takedown.lib.waiting import wait_until
 from takedown.monitor import selectors, services
 from takedown.monitor.models import Check, Evidence, Watch
 from takedown.monitor.runner import Monitor
@@ -662,7 +665,8 @@ def test_it_never_checks_historical_sites() -> None:
     assert services.checks_claim(100) == []
 
 
-def test_it_claims_each_due_site_once_until_its_lease_runs_out() -> None:
+def test_it_claims_each_due_site_once_until_its_lease_runs_out(settings: Any) -> None:
+    settings.MONITOR_LEASE = 30
     a = located_site(f"http://login.{ZONE}/claim-a")
     b = located_site(f"http://login.{ZONE}/claim-b")
     first = services.checks_claim(1)
@@ -672,6 +676,86 @@ def test_it_claims_each_due_site_once_until_its_lease_runs_out() -> None:
     assert services.checks_claim(10) == []
     later = timezone.now() + timedelta(seconds=services.lease_seconds() + 2)
     assert len(services.checks_claim(10, now=later)) == 2
+
+
+def test_it_gives_a_dead_monitors_checks_to_the_next_claim_after_the_short_lease(
+    settings: Any,
+) -> None:
+    settings.MONITOR_LEASE = 30
+    site = located_site(f"http://login.{ZONE}/claim-dead")
+    now = timezone.now()
+    (dead,) = services.checks_claim(10, now=now)
+    # The claimer is killed and never renews: the site is its own for one lease only.
+    assert services.checks_claim(10, now=now + timedelta(seconds=29)) == []
+    (alive,) = services.checks_claim(10, now=now + timedelta(seconds=31))
+    assert alive.site_id == site.pk and alive.lease is not None and alive.lease != dead.lease
+    # Had the first claimer only paused, its late renewal would change nothing ...
+    assert dead.lease is not None
+    services.checks_extend([site.pk], marker=dead.lease, now=now + timedelta(seconds=40))
+    site.refresh_from_db()
+    assert site.next_check == alive.lease
+    # ... while the live claimer's renewal moves the lease on.
+    renewed = services.checks_extend([site.pk], marker=alive.lease, now=now + timedelta(seconds=40))
+    site.refresh_from_db()
+    assert site.next_check == renewed and renewed > alive.lease
+
+
+def test_it_does_not_renew_the_lease_of_a_recorded_check(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    site = located_site(f"http://login.{ZONE}/claim-recorded")
+    targets = services.checks_claim(10)
+    assert [t.site_id for t in targets] == [site.pk] and targets[0].lease is not None
+    with django_capture_on_commit_callbacks(execute=True), Monitor() as monitor:
+        monitor.check_targets(targets)
+    site.refresh_from_db()
+    recorded_next = site.next_check
+    assert recorded_next is not None and recorded_next != targets[0].lease
+    services.checks_extend([site.pk], marker=targets[0].lease)
+    site.refresh_from_db()
+    assert site.next_check == recorded_next
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_a_batch_slower_than_its_lease_claimed_until_it_is_recorded(
+    settings: Any,
+) -> None:
+    """A check that outlasts its lease is renewed: a second claim meanwhile gets nothing.
+
+    The farm's /slow page trickles past the fetch timeout, as a desktop and
+    then as a phone: about two fetch timeouts, several leases of 1 s.
+    """
+    settings.MONITOR_LEASE = 1
+    site = located_site(f"http://login.{ZONE}/slow")
+    targets = services.checks_claim(10)
+    assert [t.site_id for t in targets] == [site.pk]
+    first_lease = targets[0].lease
+    assert first_lease is not None
+    errors: list[BaseException] = []
+
+    def first_monitor() -> None:
+        try:
+            with Monitor() as monitor:
+                monitor.check_targets(targets)
+        except BaseException as exc:  # reported by the test's thread
+            errors.append(exc)
+        finally:
+            close_old_connections()
+
+    thread = threading.Thread(target=first_monitor, name="first-monitor")
+    thread.start()
+    try:
+        wait_until(
+            lambda: timezone.now() > first_lease + timedelta(seconds=0.5),
+            what="the first lease to run out",
+        )
+        assert thread.is_alive(), "the check ended before its first lease did"
+        second = services.checks_claim(10)
+    finally:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert second == []
+    assert Check.objects.filter(site=site).count() == 1
 
 
 def test_it_does_not_check_sites_outside_the_loop() -> None:
