@@ -97,12 +97,18 @@ def inbound_receive(raw: bytes, **kwargs: Any) -> InboundMessage:
     return inbound
 
 
+# Outbox states of a message that was handed to the mail server.  ``sending``
+# counts: a desk that answers at once can reply before the server's "250" is
+# recorded, and a Message-ID (like a token's tag) is random, so only the
+# message itself can have told it to anyone.
+_HANDED_OVER = (OutboxState.SENDING, OutboxState.SENT, OutboxState.UNCERTAIN)
+
+
 def _sent_notice_by_message_ids(ids: list[str]) -> tuple[Notice | None, str]:
     if not ids:
         return None, ""
     row = (
-        OutboxMessage.objects.filter(message_id__in=ids[:50])
-        .filter(Q(state=OutboxState.SENT) | Q(state=OutboxState.UNCERTAIN))
+        OutboxMessage.objects.filter(message_id__in=ids[:50], state__in=_HANDED_OVER)
         .select_related("notice")
         .order_by("-pk")
         .first()
@@ -119,7 +125,11 @@ def _notice_by_token(tokens: list[int], tags: dict[int, str]) -> Notice | None:
     bare token; a tagged thread needs its tag, which cannot be guessed.
     """
     for token in tokens:
-        notice = Notice.objects.filter(pk=token, sent_at__isnull=False).first()
+        notice = (
+            Notice.objects.filter(pk=token)
+            .filter(Q(sent_at__isnull=False) | Q(outbox__state__in=_HANDED_OVER))
+            .first()
+        )
         if notice is not None and notice.token_tag.lower() == tags.get(token, ""):
             return notice
     return None

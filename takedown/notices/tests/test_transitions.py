@@ -127,3 +127,47 @@ def test_it_processes_mail_a_dead_process_stored_but_never_sorted(
     before = (Report.objects.count(), Event.objects.count())
     inbound_process(stale)
     assert (Report.objects.count(), Event.objects.count()) == before
+
+
+@pytest.mark.parametrize("reference", ["message_id", "token"])
+def test_it_matches_a_reply_that_overtakes_the_record_of_its_sending(
+    smtp: SmtpSink, reference: str
+) -> None:
+    """A desk that answers at once can reply before our "250" is committed.
+
+    The message is in the outbox as ``sending`` (handed to the mail server,
+    the server's answer not yet recorded) when the reply arrives: the reply
+    still belongs to the notice, which is ``replied``, and recording the send
+    afterwards keeps it so.  CI's PostgreSQL pass once saw the sandbox's
+    replying desk end ``sent`` this way (notices/tests/test_sandbox.py).
+    """
+    from takedown.notices.inbound import inbound_receive
+    from takedown.notices.models import OutboxMessage, OutboxState
+    from takedown.notices.outbox import outbox_sent
+    from takedown.notices.planning import notices_compose_due
+
+    org = make_org("Net T5", country="US")
+    site = make_site("http://a.bank-t5.example/", org)
+    notice_plan_site(site.pk)
+    notices_compose_due()
+    notice = Notice.objects.get(kind=NoticeKind.INITIAL)
+    row = OutboxMessage.objects.get(notice=notice)
+    # What ``mail_tick`` does before it talks to the server: claim the row.
+    OutboxMessage.objects.filter(pk=row.pk).update(
+        state=OutboxState.SENDING, claimed_at=timezone.now()
+    )
+    notice.refresh_from_db()
+    header = f"In-Reply-To: {notice.message_id}\r\n" if reference == "message_id" else ""
+    reply = (
+        f"From: abuse@net-t5.example\r\nTo: takedown@csirt.example\r\n"
+        f"Subject: Re: [{notice.token}] x\r\n{header}\r\nWe removed it.\r\n"
+    ).encode()
+    inbound = inbound_receive(reply, mail_from="abuse@net-t5.example")
+    assert inbound.kind == InboundKind.REPLY
+    assert inbound.notice_id == notice.pk
+    notice.refresh_from_db()
+    assert notice.state == NoticeState.REPLIED
+    outbox_sent(OutboxMessage.objects.get(pk=row.pk))
+    notice.refresh_from_db()
+    assert notice.state == NoticeState.REPLIED
+    assert notice.sent_at is not None
