@@ -21,6 +21,10 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+# Session fixtures that several apps' tests share must be defined once, here: a
+# fixture imported into two test modules is two fixtures, made twice.
+from takedown.sandbox.testing import seed_cases_run  # noqa: F401
+
 
 @pytest.fixture(autouse=True, scope="session")
 def _subprocesses_use_their_own_database() -> None:
@@ -129,8 +133,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """
     if not config.getoption("--database-tests-only"):
         return
-    kept = [item for item in items if uses_database(item)]
-    left_out = [item for item in items if not uses_database(item)]
+    kept: list[pytest.Item] = []
+    left_out: list[pytest.Item] = []
+    for item in items:
+        (kept if uses_database(item) else left_out).append(item)
     if left_out:
         config.hook.pytest_deselected(items=left_out)
         items[:] = kept

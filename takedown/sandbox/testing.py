@@ -15,7 +15,8 @@ the test ends. ``sandbox_settings`` applies the sandbox's settings to Django's
 ``start_sandbox_process`` runs the sandbox in a child process instead
 (``takedown sandbox up``), for benchmarks whose servers must not share the
 measuring process's GIL; ``run_scenario`` runs a whole scenario against the
-service (``takedown sandbox run``) and returns its JSON result.
+service (``takedown sandbox run``) and returns its JSON result;
+``seed_cases_run`` is one such run of the seed scenario, shared by the session.
 """
 
 from __future__ import annotations
@@ -158,6 +159,21 @@ def start_sandbox_process(
             key, _, value = line.partition("=")
             values[key.strip()] = value.strip()
     return proc, values
+
+
+@pytest.fixture(scope="session")
+def seed_cases_run(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """One whole run of the seed scenario (with slack), shared by the session's tests.
+
+    A run takes about a minute of real time; the monitor's and the statistics'
+    tests read the same run's JSON, so it runs once, when the first of them
+    asks for it.  It is made available in ``takedown/conftest.py``: imported
+    into each test module instead, it would be one fixture per module, run twice.
+    """
+    directory = tmp_path_factory.mktemp("seed-cases-run")
+    return run_scenario(seed_scenario_with_slack(directory), directory / "seed.json", timeout=540)
 
 
 @pytest.fixture(scope="session")

@@ -19,14 +19,12 @@ from takedown.sandbox.testing import (  # noqa: F401
     django_settings,
     run_scenario,
     sandbox_factory,
-    seed_scenario_with_slack,
 )
 
 pytestmark = pytest.mark.concurrency
 
 REPO = Path(__file__).resolve().parents[3]
 TRAPS = REPO / "scenarios" / "traps.yaml"
-SEED = REPO / "scenarios" / "seed-cases.yaml"
 
 
 @pytest.mark.django_db
@@ -144,10 +142,11 @@ SEED_EXPECTED = {
 
 
 @pytest.mark.slow
-def test_it_runs_the_seed_scenario_to_its_end(tmp_path: Path) -> None:
-    proc, result = run_scenario(
-        seed_scenario_with_slack(tmp_path), tmp_path / "seed.json", timeout=600
-    )
+@pytest.mark.timeout(600)
+def test_it_runs_the_seed_scenario_to_its_end(
+    seed_cases_run: tuple[Any, dict[str, Any]],
+) -> None:
+    proc, result = seed_cases_run
     # It stopped because everything settled, not because the time ran out.
     assert result["stopped"] == "settled"
     states = {s["id"]: s["state"] for s in result["sites"]}

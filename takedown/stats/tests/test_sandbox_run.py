@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
+from typing import Any
 
 import pytest
 
-from takedown.sandbox.testing import seed_scenario_with_slack
-
 pytestmark = pytest.mark.concurrency
-
-REPO = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_it_agrees_with_a_seed_cases_run(tmp_path):
-    out = tmp_path / "run.json"
-    scenario = seed_scenario_with_slack(tmp_path)
-    proc = subprocess.run(
-        [sys.executable, "-m", "takedown.cli", "sandbox", "run", str(scenario),
-         "--json", str(out)],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=540,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    run = json.loads(out.read_text())
+def test_it_agrees_with_a_seed_cases_run(
+    seed_cases_run: tuple[Any, dict[str, Any]],
+) -> None:
+    _, run = seed_cases_run
     stats = run["stats"]
     sites = [s for s in run["sites"] if s["state"] != "missing"]
     noticed = [s for s in sites if s["notices"]]
