@@ -2,37 +2,18 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 
 from takedown.cases.models import Site
-from takedown.monitor.screenshot import CHROMIUM_ARGS
-
-# The evidence browser maps every host name to nowhere; here it must reach the
-# test server, so that one rule is left out.
-ARGS = [a for a in CHROMIUM_ARGS if not a.startswith("--host-resolver-rules")]
 
 pytestmark = [pytest.mark.concurrency, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def page(tmp_path: Path) -> Any:
-    if not Path(settings.CHROMIUM_PATH).exists():
-        pytest.skip(f"no Chromium at {settings.CHROMIUM_PATH} (make test installs it)")
-    # Playwright's sync API refuses to start inside a running asyncio loop;
-    # Django's async-unsafe check must also know this thread is synchronous.
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=settings.CHROMIUM_PATH, args=ARGS)
-        context = browser.new_context(locale="en-US")
-        yield context.new_page()
-        browser.close()
+def page(chromium: Any) -> Any:
+    return chromium.new_context(locale="en-US").new_page()
 
 
 @pytest.fixture

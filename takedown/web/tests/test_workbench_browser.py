@@ -9,25 +9,19 @@ every page.  The locate step runs for real against a sandbox of our own.
 
 from __future__ import annotations
 
-import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from email.utils import make_msgid
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.db import connections
 
 from takedown.cases.models import Event, EventKind, Site, SiteState, Step
 from takedown.loop import run_round
-from takedown.monitor.screenshot import CHROMIUM_ARGS
 from takedown.sandbox.testing import django_settings
-
-ARGS = [a for a in CHROMIUM_ARGS if not a.startswith("--host-resolver-rules")]
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.concurrency]
 
@@ -44,19 +38,6 @@ sites:
 reports: []
 """
 HOSTILE = '<script>window.__pwned=1</script>"\'><img src=x onerror="window.__pwned=1">'
-
-
-@pytest.fixture
-def browser() -> Any:
-    if not Path(settings.CHROMIUM_PATH).exists():
-        pytest.skip(f"no Chromium at {settings.CHROMIUM_PATH} (make test installs it)")
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=settings.CHROMIUM_PATH, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture
@@ -97,7 +78,7 @@ def _messages(page: Any) -> str:
 
 
 def test_it_takes_a_handler_from_report_to_notice_reply_and_bulk_action(
-    browser: Any, server: str, sandbox_factory: Any, settings: Any
+    chromium: Any, server: str, sandbox_factory: Any, settings: Any
 ) -> None:
     from takedown.notices.inbound import inbound_receive
     from takedown.notices.models import InboundKind, InboundMessage, Notice
@@ -112,7 +93,7 @@ def test_it_takes_a_handler_from_report_to_notice_reply_and_bulk_action(
     settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
     settings.NOTICE_FROM = settings.TEAM_EMAIL = "takedown@csirt.example"
     _user("hana", "handler")
-    page = _login(browser, server, "hana")
+    page = _login(chromium, server, "hana")
 
     # 1. Report two defanged URLs; the locate step runs against the sandbox.
     page.goto(f"{server}/reports/new")
@@ -193,7 +174,7 @@ def test_it_takes_a_handler_from_report_to_notice_reply_and_bulk_action(
 
 
 def test_it_takes_a_handler_through_revivals_and_recurrences_to_review(
-    browser: Any, server: str
+    chromium: Any, server: str
 ) -> None:
     """In Japanese from the queue, in English from the site page: one click each."""
     from takedown.cases.services import site_transition, sites_create_bulk
@@ -223,7 +204,7 @@ def test_it_takes_a_handler_through_revivals_and_recurrences_to_review(
     _user("hana", "handler")
 
     # Japanese: the queue names both, says what the monitor saw, and marks the revival reviewed.
-    page = _login(browser, server, "hana", locale="ja-JP")
+    page = _login(chromium, server, "hana", locale="ja-JP")
     queue = page.inner_text("section.queue")
     assert "確認が必要な復活" in queue and "確認が必要な再発" in queue
     assert "再び稼働: 内容に変化なし" in queue and f"サイト {old.pk} と同じIP アドレス" in queue
@@ -237,7 +218,7 @@ def test_it_takes_a_handler_through_revivals_and_recurrences_to_review(
     assert page.locator("form:has(input[value=review])").count() == 0
 
     # English: the new site's page says what waits; the earlier one reads as the news it is.
-    page = _login(browser, server, "hana")
+    page = _login(chromium, server, "hana")
     page.goto(f"{server}/sites/{old.pk}/")
     assert f"Site {new.pk} appeared on the same IP address." in page.inner_text("table.timeline")
     assert page.locator("form:has(input[value=review])").count() == 0
@@ -251,7 +232,7 @@ def test_it_takes_a_handler_through_revivals_and_recurrences_to_review(
     assert Event.objects.filter(kind=EventKind.SITE_REVIEWED, actor="hana").count() == 2
 
 
-def test_it_lets_a_viewer_read_and_act_on_nothing(browser: Any, server: str) -> None:
+def test_it_lets_a_viewer_read_and_act_on_nothing(chromium: Any, server: str) -> None:
     from takedown.cases.services import sites_create_bulk
 
     url = "http://view.example/login"
@@ -259,7 +240,7 @@ def test_it_lets_a_viewer_read_and_act_on_nothing(browser: Any, server: str) -> 
         [{"url": url, "host": "view.example", "registered_domain": "view.example"}]
     )[url]
     _user("vic", None)
-    page = _login(browser, server, "vic")
+    page = _login(chromium, server, "vic")
     page.goto(f"{server}/sites/{site.pk}/")
     assert page.locator("form[action*='/act']").count() == 0
     assert page.locator("a[href='/reports/new']").count() == 0
@@ -276,8 +257,8 @@ def test_it_lets_a_viewer_read_and_act_on_nothing(browser: Any, server: str) -> 
     assert Site.objects.get(pk=site.pk).state == SiteState.REPORTED
 
 
-def test_it_sends_an_anonymous_user_to_login(browser: Any, server: str) -> None:
-    page = browser.new_context().new_page()
+def test_it_sends_an_anonymous_user_to_login(chromium: Any, server: str) -> None:
+    page = chromium.new_context().new_page()
     for path in ["/", "/sites/", "/incidents/", "/reporters/", "/notices/inbound/"]:
         page.goto(f"{server}{path}")
         assert page.url.startswith(f"{server}/login/?next="), path
@@ -343,7 +324,7 @@ def _hostile_world() -> list[str]:
 
 
 def test_it_renders_hostile_strings_inert_on_every_page(
-    browser: Any, server: str, record_property: Any, monkeypatch: Any
+    chromium: Any, server: str, record_property: Any, monkeypatch: Any
 ) -> None:
     # The sites need no locating here: no worker runs their locate steps.
     pages = _hostile_world()
@@ -351,7 +332,7 @@ def test_it_renders_hostile_strings_inert_on_every_page(
     checked = 0
     dialogs: list[str] = []
     for locale in ("en-US", "ja-JP"):
-        page = _login(browser, server, "hana", locale=locale)
+        page = _login(chromium, server, "hana", locale=locale)
 
         def refuse(dialog: Any) -> None:
             dialogs.append(dialog.message)
