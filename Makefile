@@ -1,12 +1,12 @@
 # Takedown: `make run` starts the service on SQLite, `make test` runs every check.
 # Both set up what they need: a virtualenv in .venv, the Python packages, and
-# (as root, with apt-get) the system packages Chromium, CJK fonts, Redis and gettext.
+# (as root, with apt-get) the system packages Chromium, CJK fonts and gettext.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SYSTEM_PACKAGES := chromium fonts-noto-cjk redis-server gettext
+SYSTEM_PACKAGES := chromium fonts-noto-cjk gettext
 export TAKEDOWN_DATA_DIR ?= $(CURDIR)/var
 
 .PHONY: run demo test lint typecheck pytest system-deps venv messages messages-update clean bench

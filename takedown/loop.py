@@ -12,6 +12,8 @@ The whole loop in one place (docs/architecture.md draws it)::
            ``OutboxMessage`` due times)
     site down (confirmed) .... Step.CLOSE ...... notices.site_close
         -> reporters told (outbox), site closed, watched for revival
+    evidence stored .......... Step.SCREENSHOT . monitor.sites_screenshot
+        (run by the evidence worker, not by ``takedown worker``)
 
 The states' side of this map is ``cases.models.STEP_ON_ENTRY``: entering a
 state writes its ``Work`` row in the same transaction (``cases.work``).  This
@@ -20,7 +22,10 @@ module sits above the steps, imports them, and is imported by none of them.
 ``run_round`` claims what is due for every step and runs it; ``Worker`` runs
 rounds in a few threads until told to stop (``takedown worker``, started by
 ``takedown serve``); ``run_pending`` runs rounds until nothing is due (tests,
-``takedown worker --once``).
+``takedown worker --once``).  All three run ``LOOP_STEPS`` unless told
+otherwise; the screenshots (``EVIDENCE_STEPS``) have a worker of their own, one
+thread in ``takedown monitor`` or ``takedown evidence``, so that a page slow in
+Chromium never holds back a notice.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from takedown.cases.models import Step, Work
 from takedown.cases.work import steps_due, work_claim, work_extend, work_fail, work_finish
 from takedown.lib.failpoints import failpoint
 from takedown.locate.services import sites_locate
+from takedown.monitor.screenshot import sites_screenshot
 from takedown.monitor.services import sites_schedule
 from takedown.notices.planning import notice_plan_site
 from takedown.notices.reporters import reporter_ack, site_close
@@ -73,7 +79,11 @@ HANDLERS: dict[Step, Handler] = {
     Step.NOTICE_PLAN: Handler(_each(notice_plan_site), lambda: 50),
     Step.CLOSE: Handler(_each(site_close), lambda: 50),
     Step.ACK: Handler(_each(reporter_ack), lambda: 50),
+    # One at a time: each screenshot starts a Chromium (a few hundred MB).
+    Step.SCREENSHOT: Handler(sites_screenshot, lambda: 1),
 }
+EVIDENCE_STEPS: tuple[Step, ...] = (Step.SCREENSHOT,)
+LOOP_STEPS: tuple[Step, ...] = tuple(step for step in Step if step not in EVIDENCE_STEPS)
 
 
 class Claims:
@@ -137,7 +147,10 @@ def run_claimed(step: Step, claimed: Sequence[Work], *, now: datetime | None = N
 
 
 def run_round(
-    *, now: datetime | None = None, claims: Claims | None = None, steps: Iterable[Step] = Step
+    *,
+    now: datetime | None = None,
+    claims: Claims | None = None,
+    steps: Iterable[Step] = LOOP_STEPS,
 ) -> int:
     """Claim what is due for each step and run it; returns how many rows were run."""
     done = 0
@@ -160,11 +173,14 @@ def run_round(
     return done
 
 
-def run_pending(*, now: datetime | None = None, max_rounds: int = 100) -> int:
+def run_pending(
+    *, now: datetime | None = None, max_rounds: int = 100, steps: Iterable[Step] = LOOP_STEPS
+) -> int:
     """Run rounds until nothing is due (what a worker would do, in this thread)."""
+    steps = tuple(steps)
     total = 0
     for _ in range(max_rounds):
-        done = run_round(now=now)
+        done = run_round(now=now, steps=steps)
         if not done:
             break
         total += done
@@ -172,11 +188,18 @@ def run_pending(*, now: datetime | None = None, max_rounds: int = 100) -> int:
 
 
 class Worker:
-    """``threads`` threads running rounds, and one renewing the leases they hold."""
+    """``threads`` threads running rounds of ``steps``, and one renewing the leases they hold."""
 
-    def __init__(self, *, threads: int | None = None, idle: float | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        threads: int | None = None,
+        idle: float | None = None,
+        steps: Iterable[Step] = LOOP_STEPS,
+    ) -> None:
         self.threads = threads or settings.WORKER_THREADS
         self.idle = settings.WORKER_IDLE if idle is None else idle
+        self.steps = tuple(steps)
         self.claims = Claims()
 
     def run(self, stop: threading.Event) -> None:
@@ -194,7 +217,7 @@ class Worker:
         while not stop.is_set():
             done = 0
             try:
-                done = run_round(claims=self.claims)
+                done = run_round(claims=self.claims, steps=self.steps)
             except Exception:
                 # A database outage must not end the worker: the next round tries again.
                 log.exception("worker round failed")

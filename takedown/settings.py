@@ -60,7 +60,6 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
-    "huey.contrib.djhuey",
     # Only for its templates and static files: /api/docs runs Swagger UI from
     # them instead of a CDN (closed networks).
     "ninja",
@@ -405,24 +404,9 @@ CHROMIUM_PATH = env_str("TAKEDOWN_CHROMIUM_PATH", "/usr/bin/chromium")
 KEEP_MALWARE = env_bool("TAKEDOWN_KEEP_MALWARE", False)
 
 # --- background work ----------------------------------------------------------
-# Huey carries only the screenshots (monitor/tasks.py); the loop's own work is
-# the Work table, run by ``takedown worker`` (takedown/loop.py).
-HUEY_REDIS_URL = env_str("TAKEDOWN_REDIS_URL", "")
-HUEY_IMMEDIATE = env_bool("TAKEDOWN_HUEY_IMMEDIATE", TESTING)
-if HUEY_REDIS_URL:
-    HUEY = {
-        "huey_class": "huey.PriorityRedisHuey",
-        "name": "takedown",
-        "url": HUEY_REDIS_URL,
-        "immediate": HUEY_IMMEDIATE,
-    }
-else:
-    HUEY = {
-        "huey_class": "huey.SqliteHuey",
-        "name": "takedown",
-        "filename": str(DATA_DIR / "huey.sqlite3"),
-        "immediate": HUEY_IMMEDIATE,
-    }
+# All of it is the Work table (takedown/cases/work.py): the loop's steps, run by
+# ``takedown worker``, and the screenshots, run by the evidence worker of
+# ``takedown monitor`` or ``takedown evidence`` (takedown/loop.py).
 # The worker (``takedown worker``): threads running the loop's due steps, how
 # long it sleeps when nothing is due, how long a claim is held without renewal
 # (a worker renews its claims every third of it; a dead one's are due again
@@ -447,7 +431,6 @@ LOGGING = {
     # django-axes logs its start at INFO in every process, and each failed
     # login at WARNING (kept).
     "loggers": {
-        "huey": {"level": "WARNING"},
         "mail.log": {"level": "WARNING"},
         "axes": {"level": "WARNING"},
     },

@@ -155,13 +155,18 @@ class Step(models.TextChoices):
     NOTICE_PLAN = "notice_plan", _("plan the notice")
     CLOSE = "close", _("tell the reporters and close")
     ACK = "ack", _("acknowledge the report")
+    # Run by the evidence worker (a thread of ``takedown monitor``, or
+    # ``takedown evidence``), never by ``takedown worker``: a slow page in
+    # Chromium must not hold back a notice.
+    SCREENSHOT = "screenshot", _("take the evidence screenshot")
 
 
 # The step a site's new state calls for: ``site_transition`` writes its Work
 # row in the transaction that changes the state (``cases.work``).  The other
 # hand-offs are explicit: the monitor schedules NOTICE_PLAN when the first
-# check finds a located site up (no state change), intake schedules ACK with
-# each report, and the locate step schedules its own retries.
+# check finds a located site up (no state change) and SCREENSHOT with the
+# evidence that check stores, intake schedules ACK with each report, and the
+# locate step schedules its own retries.
 STEP_ON_ENTRY: dict[str, Step] = {
     SiteState.REPORTED: Step.LOCATE,
     SiteState.LOCATED: Step.FIRST_CHECK,

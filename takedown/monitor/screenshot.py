@@ -214,3 +214,21 @@ def evidence_take_screenshot(evidence_id: int) -> Evidence | None:
     )
     evidence.save(update_fields=["screenshot", "screenshot_state", "screenshot_error"])
     return evidence
+
+
+def sites_screenshot(site_ids: list[int]) -> int:
+    """The ``screenshot`` step: take every pending screenshot of these sites' evidence.
+
+    A failed capture is recorded on its row (``evidence_take_screenshot``) and
+    the step is done; only a crash leaves the step to be claimed again, and a
+    capture that kills its process each time runs out of attempts like any
+    step (a handler item).  Returns the screenshots attempted.
+    """
+    pending = Evidence.objects.filter(
+        site_id__in=site_ids, screenshot_state=ScreenshotState.PENDING
+    ).order_by("pk")
+    count = 0
+    for evidence_id in list(pending.values_list("pk", flat=True)):
+        evidence_take_screenshot(evidence_id)
+        count += 1
+    return count

@@ -2,8 +2,9 @@
 
 State changes go through ``takedown.cases.services.site_try_transition``, which
 also makes the next step due (closing after ``down``, a new notice after
-``revived``); the one hand-off without a state change, a located site seen up,
-is written here as a ``Work`` row in the same transaction (``takedown/loop.py``).
+``revived``); the hand-offs without a state change, a located site seen up and
+the screenshot of the evidence a check stores, are written here as ``Work``
+rows in the same transaction (``takedown/loop.py``).
 docs/monitor.md explains the rules; the numbered steps below follow it.
 """
 
@@ -14,7 +15,6 @@ import logging
 import random
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -605,15 +605,14 @@ def evidence_build(site: Site, obs: Observation, check: Check) -> Evidence:
 
 
 def evidences_save(evidence: list[Evidence]) -> None:
-    """Insert the batch's evidence; queue the screenshots on their own queue after commit."""
+    """Insert the batch's evidence and, in the same transaction, its screenshot steps."""
     if not evidence:
         return
     Evidence.objects.bulk_create(evidence)
-    from takedown.monitor.tasks import evidence_screenshot
-
-    for item in evidence:
-        if item.screenshot_state == ScreenshotState.PENDING:
-            transaction.on_commit(partial(evidence_screenshot, item.pk))
+    work_schedule(
+        step=Step.SCREENSHOT,
+        ids=[e.site_id for e in evidence if e.screenshot_state == ScreenshotState.PENDING],
+    )
 
 
 def _zip_sample(obs: Observation) -> bytes:

@@ -96,7 +96,7 @@ def run_demo(path: str, *, port: int, pace: float, data_dir: Path, out: Any) -> 
             "TAKEDOWN_INBOUND_SMTP": f"127.0.0.1:{inbound_port}",
             "TAKEDOWN_SITE_URL": f"http://{host}:{port}",
         }
-        for name in ("DATABASE_URL", "TAKEDOWN_REDIS_URL", "DJANGO_SETTINGS_MODULE"):
+        for name in ("DATABASE_URL", "DJANGO_SETTINGS_MODULE"):
             env.pop(name, None)
         service = ServiceProcess(
             env=env, data_dir=demo_dir, web_port=port, inbound_port=inbound_port

@@ -281,8 +281,7 @@ class ScenarioRun:
             # Every run starts from an empty SQLite database in its own data
             # directory: the scenario's outcome must not depend on, or change,
             # a database the operator's service uses.
-            for name in ("DATABASE_URL", "TAKEDOWN_REDIS_URL"):
-                env.pop(name, None)
+            env.pop("DATABASE_URL", None)
             service = ServiceProcess(
                 env=env, data_dir=data_dir, web_port=web_port, inbound_port=inbound_port
             )

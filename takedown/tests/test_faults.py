@@ -17,10 +17,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 
 from takedown.cases.models import Site, SiteState, Work
 from takedown.intake.services import ReporterInfo, report_receive
 from takedown.lib.waiting import wait_until
+from takedown.monitor.models import Evidence, ScreenshotState
 from takedown.notices.models import (
     Notice,
     NoticeKind,
@@ -184,6 +186,25 @@ def test_it_sends_no_second_copy_after_the_mail_role_dies_before_the_250(
     service.kill_role("mail")
     sb.release_replies()
     assert_finished_once(service, uncertain=1)
+
+
+def test_it_takes_the_screenshot_after_the_monitor_dies_holding_it(service: Service) -> None:
+    """The monitor's evidence worker claims the site's screenshot and the
+    monitor is killed before Chromium starts: the claim's lease runs out, the
+    restarted monitor takes the picture.  (On the old Huey queue the message
+    was gone with the process and the evidence stayed ``pending`` for good.)
+    """
+    if not Path(settings.CHROMIUM_PATH).exists():
+        pytest.skip(f"no Chromium at {settings.CHROMIUM_PATH} (make test installs it)")
+    service.start(
+        TAKEDOWN_FAILPOINTS="work.screenshot.claimed", TAKEDOWN_SCREENSHOTS="1", only=WITHOUT_WEB
+    )
+    file_report()
+    kill_at(service, "work.screenshot.claimed")
+    assert_finished_once(service)
+    evidence = Evidence.objects.get(site__url=URL)
+    assert evidence.screenshot_state == ScreenshotState.DONE, evidence.screenshot_error
+    assert "monitor exited with status -9" in service.log_text()
 
 
 def test_it_leaves_no_role_behind_when_the_supervisor_is_killed(service: Service) -> None:

@@ -33,7 +33,7 @@ def test_it_fails_with_one_line_for_text_without_urls() -> None:
 def run_cli(
     args: list[str], data_dir: Path, stdin: bytes = b""
 ) -> subprocess.CompletedProcess[bytes]:
-    env = {**os.environ, "TAKEDOWN_DATA_DIR": str(data_dir), "TAKEDOWN_HUEY_IMMEDIATE": "1"}
+    env = {**os.environ, "TAKEDOWN_DATA_DIR": str(data_dir)}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     return subprocess.run(
         [sys.executable, "-m", "takedown.cli", *args],

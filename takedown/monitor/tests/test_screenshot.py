@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
+from takedown.cases.models import Step, Work
+from takedown.cases.work import work_claim, work_schedule
+from takedown.loop import EVIDENCE_STEPS, run_pending, run_round
 from takedown.monitor.models import Evidence, ScreenshotState
 from takedown.monitor.screenshot import evidence_take_screenshot
 from takedown.monitor.tests.farm import ZONE, Farm
@@ -69,7 +74,7 @@ def test_it_records_a_missing_chromium_instead_of_failing(settings: Any) -> None
     assert "not installed" in evidence.screenshot_error
 
 
-def test_it_queues_the_screenshot_from_the_first_up_check(
+def test_it_makes_the_screenshot_a_step_of_the_first_up_check(
     settings: Any, chromium: str, django_capture_on_commit_callbacks: Any
 ) -> None:
     from takedown.monitor.tests.helpers import check_round
@@ -78,8 +83,33 @@ def test_it_queues_the_screenshot_from_the_first_up_check(
     site = located_site(f"http://login.{ZONE}/queued-screenshot")
     check_round(django_capture_on_commit_callbacks)
     evidence = Evidence.objects.get(site=site)
-    # The evidence queue runs inline in tests (huey immediate mode).
+    assert evidence.screenshot_state == ScreenshotState.PENDING
+    # Written with the evidence, in the check's transaction: nothing to lose.
+    assert Work.objects.filter(step=Step.SCREENSHOT, site=site, due__isnull=False).exists()
+    # ``takedown worker`` runs the loop's steps and leaves the pictures alone ...
+    run_pending()
+    assert Work.objects.filter(step=Step.SCREENSHOT, site=site).exists()
+    # ... to the evidence worker, which takes it and is done with the step.
+    assert run_pending(steps=EVIDENCE_STEPS) == 1
+    evidence.refresh_from_db()
     assert evidence.screenshot_state == ScreenshotState.DONE, evidence.screenshot_error
+    assert not Work.objects.filter(step=Step.SCREENSHOT).exists()
+
+
+def test_a_screenshot_claimed_by_a_worker_that_died_is_taken_after_its_lease(
+    settings: Any, chromium: str
+) -> None:
+    evidence = pending_evidence(f"http://login.{ZONE}/orphaned-screenshot")
+    work_schedule(step=Step.SCREENSHOT, ids=[evidence.site_id])
+    now = timezone.now()
+    # A worker claims the step and dies: nothing recorded, the lease runs on.
+    assert work_claim(step=Step.SCREENSHOT, limit=1, now=now)
+    assert run_round(steps=EVIDENCE_STEPS, now=now) == 0
+    later = now + timedelta(seconds=settings.WORK_LEASE + 1)
+    assert run_round(steps=EVIDENCE_STEPS, now=later) == 1
+    evidence.refresh_from_db()
+    assert evidence.screenshot_state == ScreenshotState.DONE, evidence.screenshot_error
+    assert not Work.objects.filter(step=Step.SCREENSHOT).exists()
 
 
 def test_it_guards_chromium_requests_even_without_the_resolver_rule(

@@ -27,7 +27,6 @@ def test_it_serves_the_login_page_and_stops_cleanly_on_ctrl_c(tmp_path: Path) ->
         **os.environ,
         "TAKEDOWN_DATA_DIR": str(tmp_path),
         "TAKEDOWN_INBOUND_SMTP": f"127.0.0.1:{mail_port}",
-        "TAKEDOWN_HUEY_IMMEDIATE": "0",
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     proc = subprocess.Popen(

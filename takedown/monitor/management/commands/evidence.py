@@ -1,4 +1,8 @@
-"""``takedown evidence``: take evidence screenshots (when they run apart from ``monitor``)."""
+"""``takedown evidence``: take evidence screenshots (when they run apart from ``monitor``).
+
+Several may run, on several machines: each claims the ``screenshot`` steps due
+in the database, as ``takedown worker`` claims the loop's other steps.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,11 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from takedown.monitor.tasks import evidence_consume
+from takedown.loop import EVIDENCE_STEPS, Worker
 
 
 class Command(BaseCommand):
-    help = "Take the queued evidence screenshots with headless Chromium (stops on SIGTERM)."
+    help = "Take the due evidence screenshots with headless Chromium (stops on SIGTERM)."
 
     def handle(self, *args: Any, **opts: Any) -> None:
         stop = threading.Event()
@@ -22,4 +26,5 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        evidence_consume(stop)
+        # One thread: each screenshot starts a Chromium of a few hundred MB.
+        Worker(threads=1, steps=EVIDENCE_STEPS).run(stop)

@@ -12,8 +12,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from takedown.loop import EVIDENCE_STEPS, Worker
 from takedown.monitor.runner import Monitor, monitor_once
-from takedown.monitor.tasks import evidence_consume, evidence_huey
 
 
 class Command(BaseCommand):
@@ -43,12 +43,16 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
-        worker = None
-        if not opts["no_evidence"] and not evidence_huey.immediate:
-            worker = threading.Thread(
-                target=evidence_consume, args=(stop,), name="evidence", daemon=True
+        evidence = None
+        if not opts["no_evidence"]:
+            # The screenshots' own worker: one thread, so one Chromium at a time.
+            evidence = threading.Thread(
+                target=Worker(threads=1, steps=EVIDENCE_STEPS).run,
+                args=(stop,),
+                name="evidence",
+                daemon=True,
             )
-            worker.start()
+            evidence.start()
         Monitor(batch_size=opts["batch"]).run(stop, idle=opts["idle"])
-        if worker is not None:
-            worker.join(timeout=60)
+        if evidence is not None:
+            evidence.join(timeout=60)
