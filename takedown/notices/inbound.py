@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from takedown.cases.models import EventKind
 from takedown.cases.services import event_record
@@ -391,14 +391,18 @@ def to_intake(inbound: InboundMessage, raw: bytes, c: Classified) -> Routed:
     language = "ja" if _KANA.search(c.subject + c.text[:5000]) else ""
     name = c.from_header.partition("<")[0].strip().strip('"') or c.from_address
     try:
-        result = report_receive(
-            channel="email",
-            raw_mail=raw,
-            reporter=ReporterInfo(name=name[:200], email=c.from_address, language=language),
-            subject=c.subject,
-            message_id=c.message_id,
-            received=inbound.received,
-        )
+        # Intake's refusal becomes part of the stored reason, which is English
+        # (``web.texts`` says it in the reader's language); a team running with
+        # TAKEDOWN_LANGUAGE=ja would otherwise store it half in Japanese.
+        with translation.override("en"):
+            result = report_receive(
+                channel="email",
+                raw_mail=raw,
+                reporter=ReporterInfo(name=name[:200], email=c.from_address, language=language),
+                subject=c.subject,
+                message_id=c.message_id,
+                received=inbound.received,
+            )
     except ReportError as exc:
         return Routed(InboundKind.REPORT, f"new report; intake could not use it: {exc}", exc.report)
     return Routed(

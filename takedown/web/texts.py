@@ -271,6 +271,13 @@ RULES: list[Rule] = [
     _rule(
         r"new report; intake could not use it: (?P<error>.*)",
         _("new report; intake could not use it: %(error)s"),
+        error=OURS,
+    ),
+    # Intake's refusals of a mailed report (takedown.intake.services).
+    _rule(r"no URL found in the report", _("no URL found in the report")),
+    _rule(
+        r"report is (?P<size>\d+) bytes, more than the limit of (?P<limit>\d+)",
+        _("report is %(size)s bytes, more than the limit of %(limit)s"),
     ),
     _rule(r"linked to (?P<token>\S+) by (?P<actor>.*)", _("linked to %(token)s by %(actor)s")),
     _rule(r"processing failed: (?P<error>.*)", _("processing failed: %(error)s")),

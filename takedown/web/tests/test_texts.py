@@ -193,6 +193,26 @@ def test_it_leaves_what_is_not_ours_as_it_came(text: str) -> None:
     assert _ja(text) == text
 
 
+def test_it_stores_intakes_refusal_of_a_mailed_report_in_english() -> None:
+    """The mail role of a team running with TAKEDOWN_LANGUAGE=ja has Japanese
+    active; what it stores stays English, and each reader gets their language."""
+    with translation.override("ja"):
+        reason = _inbound("phishing site, please help")
+    assert reason == "new report; intake could not use it: no URL found in the report"
+    said = _ja(reason)
+    assert not ENGLISH.search(said), said
+    assert "URL が見つかりませんでした" in said
+    with translation.override("en"):
+        assert ours(reason) == reason
+
+
+def test_it_says_a_report_over_the_size_limit_in_japanese() -> None:
+    refusal = "report is 3000000 bytes, more than the limit of 2000000"
+    said = _ja(f"new report; intake could not use it: {refusal}")
+    assert "3000000 バイト" in said and "2000000 バイト" in said, said
+    assert not ENGLISH.search(said), said
+
+
 def test_it_leaves_a_strangers_words_inside_our_sentence_as_they_came() -> None:
     said = _ja("from <b>x</b>@evil.example, a contact we sent notices to, without a token")
     assert said == "通知の送付先 <b>x</b>@evil.example からのメールですが、トークンがありません"
