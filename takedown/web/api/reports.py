@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from ninja import Query, Router, Schema
 from ninja.responses import Status
 
@@ -57,7 +58,7 @@ class ReportErrorOut(Schema):
 def create_report(request: HttpRequest, payload: ReportIn) -> Any:
     """Report URLs (``urls``, each must be valid) or free text to extract them from (``text``)."""
     if (payload.text is None) == (payload.urls is None):
-        return Status(400, {"detail": "give exactly one of 'text' or 'urls'"})
+        return Status(400, {"detail": _("give exactly one of 'text' or 'urls'")})
     r = payload.reporter
     try:
         result = report_receive(

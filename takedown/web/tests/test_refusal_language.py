@@ -84,6 +84,21 @@ def test_it_refuses_a_report_without_urls_in_the_language_the_client_asks_for(
     )
 
 
+@pytest.mark.parametrize("body", [{}, {"text": "http://a.example/", "urls": ["http://a.example/"]}])
+def test_it_asks_for_text_or_urls_in_the_language_the_client_asks_for(
+    alice_token: str, body: dict[str, object]
+) -> None:
+    body = {**body, "reporter": {"name": "Bank A"}}
+    assert _detail(_client(alice_token), "POST", "/api/reports", body) == (
+        400,
+        "give exactly one of 'text' or 'urls'",
+    )
+    assert _detail(_client(alice_token, "ja"), "POST", "/api/reports", body) == (
+        400,
+        "'text' か 'urls' のどちらか一方だけを指定してください",
+    )
+
+
 @override_settings(MAX_REPORT_BYTES=2048)
 def test_an_oversized_report_is_413_in_japanese_too_and_stored_in_english(
     alice_token: str,
