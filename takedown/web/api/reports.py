@@ -101,6 +101,9 @@ class ReportDetailOut(Schema):
     status: str
     subject: str
     errors: list[Any]
+    # Where in a mailed report each URL was found, first place first:
+    # {"https://a.example/": [{"kind": "qr", "name": "invoice.pdf", "page": 1}]}.
+    url_sources: dict[str, list[dict[str, Any]]]
     reporter_id: int | None
     incident_id: int | None
     site_ids: list[int]
@@ -142,6 +145,16 @@ def get_report(request: HttpRequest, report_id: Id) -> Any:
     return report_out(get_object_or_404(_reports(), pk=report_id))
 
 
+def _url_sources(report: Report) -> dict[str, list[dict[str, Any]]]:
+    """The stored sources, keeping only the shape intake writes (an imported row may differ)."""
+    sources = report.url_sources if isinstance(report.url_sources, dict) else {}
+    return {
+        str(url): [s for s in found if isinstance(s, dict)]
+        for url, found in sources.items()
+        if isinstance(found, list)
+    }
+
+
 def report_out(report: Report) -> dict[str, Any]:
     return {
         "id": report.pk,
@@ -153,6 +166,7 @@ def report_out(report: Report) -> dict[str, Any]:
         "status": report.status,
         "subject": report.subject,
         "errors": list(report.errors or []),
+        "url_sources": _url_sources(report),
         "reporter_id": report.reporter_id,
         "incident_id": report.incident_id,
         "site_ids": sorted(s.pk for s in report.sites.all()),

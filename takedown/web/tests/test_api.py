@@ -141,6 +141,27 @@ def test_it_searches_sites_by_a_defanged_url(alice_token: str) -> None:
     assert client.get("/api/sites", {"historical": "true"}).json()["count"] == 0
 
 
+def test_it_says_where_in_a_mailed_report_each_url_was_found(alice_token: str) -> None:
+    from takedown.intake.services import ReporterInfo, report_receive
+
+    raw = (
+        b"From: SOC <soc@bank.example>\r\nTo: takedown@csirt.example\r\n"
+        b"Subject: phishing at hxxp://sub[.]example/x\r\n\r\nand http://body.example/y\r\n"
+    )
+    result = report_receive(
+        channel="email", raw_mail=raw, reporter=ReporterInfo(name="SOC", email="soc@bank.example")
+    )
+    client = Client(headers={"Authorization": f"Bearer {alice_token}"})
+    report = client.get(f"/api/reports/{result.report.pk}").json()
+    assert report["url_sources"] == result.report.url_sources
+    assert [s["kind"] for s in report["url_sources"]["http://sub.example/x"]] == ["subject"]
+    assert "http://body.example/y" in report["url_sources"]
+    # A report with nothing recorded (typed in, or imported) has an empty map.
+    post(Client(), alice_token, {"urls": ["http://a.example/"]})
+    typed = client.get("/api/reports", {"channel": "api"}).json()["items"][0]
+    assert typed["url_sources"] == {}
+
+
 def test_it_serves_a_sites_timeline_and_checks(alice_token: str) -> None:
     post(Client(), alice_token, {"urls": ["http://a.example/"]})
     site = Site.objects.get()
