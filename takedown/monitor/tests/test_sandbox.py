@@ -153,8 +153,10 @@ def test_it_runs_the_seed_scenario_to_its_end(
     assert states == SEED_EXPECTED, proc.stdout[-3000:]
     by_id = {s["id"]: s for s in result["sites"]}
     assert by_id["s2"]["revivals"] == 1
-    assert by_id["s2"].get("revivals_detected", 1) >= 1
-    assert by_id["s2"]["notices"] >= 2
+    # Counted in the service's timeline, not in the polled states: ``revived``
+    # can last less than one poll on a loaded machine (1 run in 6 missed it).
+    assert by_id["s2"]["revivals_detected"] == 1, by_id["s2"]
+    assert by_id["s2"]["notices"] >= 2, by_id["s2"]
     for sid, state in SEED_EXPECTED.items():
         if state == "closed":
             assert by_id[sid]["reporter_notified"], sid
