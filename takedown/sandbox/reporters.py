@@ -45,6 +45,7 @@ class ServiceEndpoints:
     base_url: str = "http://127.0.0.1:8000"
     api_reports_path: str = "/api/reports"
     api_sites_path: str = "/api/sites"
+    api_events_path: str = "/api/events"
     login_path: str = "/login/"
     form_path: str = "/reports/new"
     api_token: str = ""

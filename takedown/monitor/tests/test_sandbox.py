@@ -156,6 +156,10 @@ def test_it_runs_the_seed_scenario_to_its_end(
     # Counted in the service's timeline, not in the polled states: ``revived``
     # can last less than one poll on a loaded machine (1 run in 6 missed it).
     assert by_id["s2"]["revivals_detected"] == 1, by_id["s2"]
+    # And no site the sandbox left down is taken for revived.
+    assert {sid: s["revivals_detected"] for sid, s in by_id.items() if sid != "s2"} == {
+        sid: 0 for sid in by_id if sid != "s2"
+    }
     assert by_id["s2"]["notices"] >= 2, by_id["s2"]
     for sid, state in SEED_EXPECTED.items():
         if state == "closed":
