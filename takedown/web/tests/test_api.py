@@ -162,6 +162,33 @@ def test_it_says_where_in_a_mailed_report_each_url_was_found(alice_token: str) -
     assert typed["url_sources"] == {}
 
 
+@pytest.mark.parametrize(
+    ("stored", "served"),
+    [
+        # Not a map at all: nothing to say, and the report is still served.
+        (["http://a.example/"], {}),
+        ("junk", {}),
+        # A map whose values are not lists of sources: those URLs are left out,
+        # entries that are not sources are dropped, the rest is kept.
+        (
+            {"http://a.example/": "body", "http://b.example/": [{"kind": "body"}, "x", 3, None]},
+            {"http://b.example/": [{"kind": "body"}]},
+        ),
+    ],
+)
+def test_it_serves_a_report_whose_stored_url_sources_are_malformed(
+    alice_token: str, stored: Any, served: dict[str, Any]
+) -> None:
+    # url_sources is a JSON column: a row imported or edited by hand can hold anything.
+    post(Client(), alice_token, {"urls": ["http://a.example/"]})
+    Report.objects.update(url_sources=stored)
+    client = Client(headers={"Authorization": f"Bearer {alice_token}"})
+    pk = Report.objects.get().pk
+    one = client.get(f"/api/reports/{pk}")
+    assert one.status_code == 200 and one.json()["url_sources"] == served
+    assert client.get("/api/reports").json()["items"][0]["url_sources"] == served
+
+
 def test_it_serves_a_sites_timeline_and_checks(alice_token: str) -> None:
     post(Client(), alice_token, {"urls": ["http://a.example/"]})
     site = Site.objects.get()
