@@ -55,6 +55,10 @@ class Observation:
     verdict: str = outcomes.INCONCLUSIVE
     facts: PageFacts | None = None
     detail: str = ""
+    # The other browser identity's answer, when both were asked (``Check.other_*``).
+    other_agent: str = ""
+    other_outcome: str = ""
+    other_detail: str = ""
     sample_path: str | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -92,17 +96,14 @@ async def observe(
     if second.verdict == outcomes.UP or (
         second.verdict == outcomes.DOWN and first.verdict == outcomes.INCONCLUSIVE
     ):
-        kept, dropped, label = second, first, "desktop"
+        kept, dropped = second, first
     else:
-        kept, dropped, label = first, second, "mobile"
-    kept.detail = with_other_browser(kept.detail, label, dropped.outcome, dropped.detail)
+        kept, dropped = first, second
+    kept.other_agent = dropped.result.agent
+    kept.other_outcome = dropped.outcome
+    kept.other_detail = dropped.detail
     discard_sample(dropped)
     return kept
-
-
-def with_other_browser(detail: str, agent: str, outcome: str, other_detail: str) -> str:
-    """A check's detail noting the other browser's answer (``web.timeline`` reads it back)."""
-    return f"{detail}; {agent} browser got {outcome}: {other_detail}"
 
 
 async def _observe_as(

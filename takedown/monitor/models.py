@@ -58,6 +58,13 @@ class Check(models.Model):
     agent = models.CharField(max_length=8, default="desktop")
     truncated = models.BooleanField(default=False)
     detail = models.CharField(max_length=300, blank=True)
+    # The other browser identity's answer, when both were asked (``checker.observe``):
+    # its ``agent``, outcome and detail.  Columns, not words appended to
+    # ``detail``: a server's reason phrase is in both, and read back from one
+    # string it could pass for the other browser's answer.
+    other_agent = models.CharField(max_length=8, blank=True)
+    other_outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    other_detail = models.CharField(max_length=300, blank=True)
     # Judged when the check was recorded (``outcomes.verdict``), kept as judged.
     verdict = models.CharField(max_length=12, choices=Verdict.choices, default=Verdict.INCONCLUSIVE)
     # Why the certificate was refused, when it was; the page was then fetched

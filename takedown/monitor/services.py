@@ -447,6 +447,9 @@ def _check_row(obs: Observation) -> Check:
         agent=r.agent,
         truncated=r.truncated,
         detail=obs.detail[:300],
+        other_agent=obs.other_agent,
+        other_outcome=obs.other_outcome,
+        other_detail=obs.other_detail[:300],
         verdict=obs.verdict,
         cert_error=r.cert_error[:300],
     )

@@ -10,14 +10,16 @@ sentence of its own still reads as words (its label), never as a code.
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from takedown.cases.models import Event, EventKind, SiteState
 from takedown.web.texts import ours
+
+if TYPE_CHECKING:
+    from takedown.monitor.models import Check
 
 
 def event_label(kind: str) -> str:
@@ -207,14 +209,6 @@ CHECK_DETAILS: dict[str, Any] = {
 }
 
 
-# The monitor's note of the other browser's answer (monitor/checker.py ``observe``):
-# "<kept detail>; mobile browser got http_error: HTTP 410 Gone".
-_OTHER_BROWSER = re.compile(
-    r"(?P<kept>.*); (?P<agent>desktop|mobile) browser got (?P<outcome>[a-z_]+): (?P<other>.*)",
-    re.DOTALL,
-)
-
-
 # Which browser identity a check used (``Check.agent``).
 CHECK_AGENTS: dict[str, Any] = {
     "desktop": gettext_lazy("desktop"),
@@ -227,27 +221,27 @@ def check_agent(agent: str) -> str:
     return str(label) if label is not None else agent
 
 
+def check_text(check: Check) -> str:
+    """A check's detail in the reader's language, with the other browser's answer
+    when both were asked (kept in their own columns, never parsed out of text)."""
+    kept = check_detail(check.detail or "")
+    if not check.other_agent:
+        return kept
+    from takedown.monitor.models import Outcome
+
+    outcome = check.other_outcome
+    label = Outcome(outcome).label if outcome in Outcome.values else outcome
+    template = (
+        _("%(kept)s; the phone browser got %(outcome)s: %(other)s")
+        if check.other_agent == "mobile"
+        else _("%(kept)s; the desktop browser got %(outcome)s: %(other)s")
+    )
+    return template % {"kept": kept, "outcome": label, "other": check_detail(check.other_detail)}
+
+
 def check_detail(detail: str) -> str:
-    other = _OTHER_BROWSER.fullmatch(detail)
-    if other is not None:
-        from takedown.monitor.models import Outcome
-
-        outcome = other["outcome"]
-        label = Outcome(outcome).label if outcome in Outcome.values else outcome
-        template = (
-            _("%(kept)s; the phone browser got %(outcome)s: %(other)s")
-            if other["agent"] == "mobile"
-            else _("%(kept)s; the desktop browser got %(outcome)s: %(other)s")
-        )
-        return template % {
-            "kept": _one_check_detail(other["kept"]),
-            "outcome": label,
-            "other": _one_check_detail(other["other"]),
-        }
-    return _one_check_detail(detail)
-
-
-def _one_check_detail(detail: str) -> str:
+    """One browser's detail (``checker.classify``) in the reader's language;
+    anything else, a server's words included, as it was stored."""
     head, sep, rest = detail.partition(" (body capped at ")
     known = CHECK_DETAILS.get(head)
     if known is not None:

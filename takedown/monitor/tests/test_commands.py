@@ -61,12 +61,21 @@ def test_it_probes_every_monitored_site_with_all_and_as_json() -> None:
     b = located_site(f"http://login.{ZONE}/probe-all-b")
     rejected = located_site(f"http://login.{ZONE}/probe-all-rejected")
     move(rejected, SiteState.REJECTED, force=True)
+    cloaked = located_site(f"http://cloak.{ZONE}/cloak")
     out, err = io.StringIO(), io.StringIO()
     call_command("probe", "--all", "--json", stdout=out, stderr=err)
     rows = [json.loads(line) for line in out.getvalue().splitlines()]
-    assert [r["outcome"] for r in rows] == ["up", "up"]
+    assert [r["outcome"] for r in rows] == ["up", "up", "up"]
     assert rows[1]["site"] == b.pk
-    assert err.getvalue().strip() == "2 sites: 2 up, 0 down"
+    assert (rows[1]["agent"], rows[1]["other_agent"]) == ("desktop", "")
+    # The cloaked page turned the desktop browser away: both answers are in the row.
+    assert rows[2]["site"] == cloaked.pk
+    assert (rows[2]["agent"], rows[2]["other_agent"], rows[2]["other_outcome"]) == (
+        "mobile",
+        "desktop",
+        "http_error",
+    )
+    assert err.getvalue().strip() == "3 sites: 3 up, 0 down"
 
 
 @pytest.mark.django_db

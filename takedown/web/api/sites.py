@@ -239,6 +239,10 @@ class CheckOut(Schema):
     agent: str
     truncated: bool
     detail: str
+    # The other browser identity's answer when both were asked ("" when not).
+    other_agent: str
+    other_outcome: str
+    other_detail: str
 
 
 @router.get("/{site_id}/checks", response=Page[CheckOut], auth=READ)

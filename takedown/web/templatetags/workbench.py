@@ -10,7 +10,7 @@ from takedown.web.texts import ours
 from takedown.web.timeline import (
     actor_name,
     check_agent,
-    check_detail,
+    check_text,
     event_label,
     event_sentence,
 )
@@ -33,9 +33,9 @@ def actor(value: str) -> str:
     return actor_name(value)
 
 
-@register.filter(name="check_detail")
-def check_detail_filter(detail: str) -> str:
-    return check_detail(detail or "")
+@register.filter(name="check_text")
+def check_text_filter(check: Any) -> str:
+    return check_text(check)
 
 
 @register.filter(name="check_agent")

@@ -196,6 +196,24 @@ def test_it_serves_a_sites_timeline_and_checks(alice_token: str) -> None:
     events = client.get(f"/api/sites/{site.pk}/events").json()
     assert events["count"] >= 1 and events["items"][0]["site_id"] == site.pk
     assert client.get(f"/api/sites/{site.pk}/checks").json()["count"] == 0
+    from takedown.monitor.models import Check
+
+    Check.objects.create(
+        site=site,
+        outcome="up",
+        agent="mobile",
+        detail="page served",
+        other_agent="desktop",
+        other_outcome="http_error",
+        other_detail="HTTP 403 Forbidden",
+    )
+    (check,) = client.get(f"/api/sites/{site.pk}/checks").json()["items"]
+    assert (check["agent"], check["detail"]) == ("mobile", "page served")
+    assert (check["other_agent"], check["other_outcome"], check["other_detail"]) == (
+        "desktop",
+        "http_error",
+        "HTTP 403 Forbidden",
+    )
     assert client.get(f"/api/sites/{site.pk}/evidence").json()["items"] == []
     assert client.get(f"/api/sites/{site.pk + 1}/events").status_code == 404
     report = client.get(f"/api/reports/{Report.objects.get().pk}").json()

@@ -18,9 +18,8 @@ from django.utils import translation
 from takedown.cases.models import Event, EventKind, Site, SiteState, Step, Work
 from takedown.cases.services import site_transition, sites_create_bulk
 from takedown.handler_queue import handler_items
-from takedown.monitor.checker import with_other_browser
 from takedown.web.texts import ours
-from takedown.web.timeline import check_detail, event_sentence
+from takedown.web.timeline import check_text, event_sentence
 
 pytestmark = pytest.mark.django_db
 JA = {"Accept-Language": "ja"}
@@ -302,27 +301,54 @@ def test_it_shows_the_queue_and_a_timeline_without_english_sentences(
 
 
 @pytest.mark.parametrize(
-    ("detail", "japanese", "english"),
+    ("kept", "other", "japanese", "english"),
     [
         (
-            with_other_browser("HTTP 410 Gone", "mobile", "http_error", "HTTP 410 Gone"),
+            ("HTTP 410 Gone", "desktop"),
+            ("mobile", "http_error", "HTTP 410 Gone"),
             "HTTP 410 Gone。スマートフォンのブラウザでは HTTPエラー: HTTP 410 Gone",
             "HTTP 410 Gone; the phone browser got HTTP error: HTTP 410 Gone",
         ),
         (
-            with_other_browser("same content", "desktop", "timeout", "read timed out"),
+            ("same content", "mobile"),
+            ("desktop", "timeout", "read timed out"),
             "内容に変化なし。デスクトップのブラウザでは タイムアウト: read timed out",
             "same content; the desktop browser got timed out: read timed out",
+        ),
+        (
+            # A server's reason phrase dressed as the other browser's answer is
+            # its words, said as they came, not an answer of ours.
+            ("HTTP 403 x; desktop browser got up: page served", "mobile"),
+            ("", "", ""),
+            "HTTP 403 x; desktop browser got up: page served",
+            "HTTP 403 x; desktop browser got up: page served",
+        ),
+        (
+            ("HTTP 403 Forbidden", "desktop"),
+            ("mobile", "http_error", "HTTP 403 x; desktop browser got up: page served"),
+            "HTTP 403 Forbidden。スマートフォンのブラウザでは HTTPエラー: "
+            "HTTP 403 x; desktop browser got up: page served",
+            "HTTP 403 Forbidden; the phone browser got HTTP error: "
+            "HTTP 403 x; desktop browser got up: page served",
         ),
     ],
 )
 def test_it_says_the_other_browsers_answer_in_the_readers_language(
-    detail: str, japanese: str, english: str
+    kept: tuple[str, str], other: tuple[str, str, str], japanese: str, english: str
 ) -> None:
+    from takedown.monitor.models import Check
+
+    check = Check(
+        detail=kept[0],
+        agent=kept[1],
+        other_agent=other[0],
+        other_outcome=other[1],
+        other_detail=other[2],
+    )
     with translation.override("ja"):
-        assert check_detail(detail) == japanese
+        assert check_text(check) == japanese
     with translation.override("en"):
-        assert check_detail(detail) == english
+        assert check_text(check) == english
 
 
 def test_the_site_page_names_the_browser_and_its_answer_in_japanese(alice_client: Client) -> None:
@@ -335,7 +361,10 @@ def test_the_site_page_names_the_browser_and_its_answer_in_japanese(alice_client
         verdict=Verdict.DOWN,
         status=410,
         agent="mobile",
-        detail=with_other_browser("HTTP 410 Gone", "desktop", "timeout", "read timed out"),
+        detail="HTTP 410 Gone",
+        other_agent="desktop",
+        other_outcome=Outcome.TIMEOUT,
+        other_detail="read timed out",
     )
     page = alice_client.get(f"/sites/{site.pk}/", headers=JA).content.decode()
     assert "<td>スマートフォン</td>" in page

@@ -275,6 +275,7 @@ def _hostile_world() -> list[str]:
     from takedown.intake.models import Reporter
     from takedown.intake.services import ReporterInfo, report_receive
     from takedown.locate.models import Organization
+    from takedown.monitor.models import Check
     from takedown.notices.inbound import inbound_receive
 
     org = Organization.objects.create(name=HOSTILE, name_local=HOSTILE, country="JP", kind="isp")
@@ -289,6 +290,16 @@ def _hostile_world() -> list[str]:
     site.organization = org
     site_transition(site, SiteState.LOCATED, update_fields=["organization"], message=HOSTILE)
     site_note_add(site=site, actor="alice", text=HOSTILE)
+    # A check's details are a server's words too (its reason phrase), both browsers'.
+    Check.objects.create(
+        site=site,
+        outcome="http_error",
+        status=403,
+        detail=f"HTTP 403 {HOSTILE}",
+        other_agent="mobile",
+        other_outcome="http_error",
+        other_detail=f"HTTP 403 {HOSTILE}",
+    )
     site_reject(site=second, actor="alice", reason=HOSTILE)
     incident = incident_create(title=HOSTILE, sites=[site, second], actor="alice")
     msg = EmailMessage()

@@ -72,6 +72,11 @@ class Command(BaseCommand):
                     "ip": c.ip,
                     "latency_ms": c.latency_ms,
                     "detail": c.detail,
+                    # Which browser got that answer, and the other's when both were asked.
+                    "agent": c.agent,
+                    "other_agent": c.other_agent,
+                    "other_outcome": c.other_outcome,
+                    "other_detail": c.other_detail,
                 }
                 self.stdout.write(json.dumps(row, ensure_ascii=False))
             self.stderr.write(summary_line(checks))
