@@ -73,7 +73,8 @@ def _recipients_from(source: str) -> str:
     return str(_("; recipients from %(source)s") % {"source": _words(source)}) if source else ""
 
 
-def _outcome(code: str) -> str:
+def outcome_label(code: str) -> str:
+    """A check outcome's label in the reader's language; an unknown code as it is."""
     try:
         return str(Outcome(code).label)
     except ValueError:
@@ -150,7 +151,7 @@ RULES: list[Rule] = [
     _rule(
         r"(?P<count>\d+) inconclusive checks in a row, the last: (?P<outcome>[a-z_]+)",
         _("%(count)s inconclusive checks in a row, the last: %(outcome)s"),
-        outcome=_outcome,
+        outcome=outcome_label,
     ),
     _rule(
         r"no check conclusive \((?P<count>\d+) in a row\), notified on the report: (?P<detail>.*)",

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from takedown.cases.models import Event, EventKind, SiteState
-from takedown.web.texts import ours
+from takedown.web.texts import ours, outcome_label
 
 if TYPE_CHECKING:
     from takedown.monitor.models import Check
@@ -227,16 +227,16 @@ def check_text(check: Check) -> str:
     kept = check_detail(check.detail or "")
     if not check.other_agent:
         return kept
-    from takedown.monitor.models import Outcome
-
-    outcome = check.other_outcome
-    label = Outcome(outcome).label if outcome in Outcome.values else outcome
     template = (
         _("%(kept)s; the phone browser got %(outcome)s: %(other)s")
         if check.other_agent == "mobile"
         else _("%(kept)s; the desktop browser got %(outcome)s: %(other)s")
     )
-    return template % {"kept": kept, "outcome": label, "other": check_detail(check.other_detail)}
+    return template % {
+        "kept": kept,
+        "outcome": outcome_label(check.other_outcome),
+        "other": check_detail(check.other_detail),
+    }
 
 
 def check_detail(detail: str) -> str:
