@@ -40,8 +40,8 @@ def _subprocesses_use_their_own_database() -> None:
 
 
 def user_with_role(username: str, password: str, role: str) -> User:
-    """An account in the given role group (``takedown.web.roles``)."""
-    from takedown.web.roles import Role
+    """An account in the given role group (``takedown.access.roles``)."""
+    from takedown.access.roles import Role
     from takedown.web.services import user_role_set
 
     user = User.objects.create_user(username, f"{username}@example.org", password)

@@ -105,7 +105,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.i18n",
                 "django.template.context_processors.tz",
-                "takedown.web.roles.role_context",
+                "takedown.access.roles.role_context",
                 "takedown.web.preferences.time_zone_context",
             ],
         },
@@ -149,7 +149,7 @@ AUTH_PASSWORD_VALIDATORS = [
 # Roles (docs/access.md): admins hold every model permission in the Django admin.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "takedown.web.roles.RoleBackend",
+    "takedown.access.roles.RoleBackend",
 ]
 # Login throttling (django-axes): this many failed logins in a row for one user
 # name from one address locks that pair out for LOGIN_COOLOFF seconds.  The pair,

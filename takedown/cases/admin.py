@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from takedown.access.admin_base import ReadOnlyAdmin
 from takedown.cases.models import Event, Incident, Site
-from takedown.web.admin_mixins import ReadOnlyAdmin
 
 # Read-only: sites, incidents and the timeline change through the services
 # (takedown/cases/services.py), called from the handler UI and the API.

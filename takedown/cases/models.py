@@ -141,7 +141,7 @@ class EventKind(models.TextChoices):
     USER_PASSWORD = "user.password", _("password changed")
     TOKEN_CREATED = "token.created", _("API token created")
     TOKEN_REVOKED = "token.revoked", _("API token revoked")
-    # Directory rows edited in the Django admin (takedown/web/admin_mixins.py).
+    # Directory rows edited in the Django admin (takedown/access/admin_base.py).
     ADMIN_ADDED = "admin.added", _("added in the admin")
     ADMIN_CHANGED = "admin.changed", _("changed in the admin")
     ADMIN_DELETED = "admin.deleted", _("deleted in the admin")

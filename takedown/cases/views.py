@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from takedown.access.redirects import local_next
+from takedown.access.roles import Role, request_actor, role_required
 from takedown.actions import ACTIONS, BULK_LIMIT, ActionResult, sites_act
 from takedown.cases.models import Event, Incident, Site, SiteState
 from takedown.cases.selectors import (
@@ -31,8 +33,6 @@ from takedown.cases.selectors import (
 )
 from takedown.cases.services import ActionError, incident_merge
 from takedown.lib.ids import parse_id
-from takedown.web.redirects import local_next
-from takedown.web.roles import Role, request_actor, role_required
 
 
 def _int(value: Any, default: int = 1) -> int:

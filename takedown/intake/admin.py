@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from takedown.access.admin_base import AuditedAdmin, ReadOnlyAdmin
 from takedown.intake.models import Report, Reporter
-from takedown.web.admin_mixins import AuditedAdmin, ReadOnlyAdmin
 
 
 @admin.register(Reporter)

@@ -13,10 +13,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from takedown.access.redirects import local_next
+from takedown.access.roles import Role, request_actor, role_required
 from takedown.intake.models import Reporter, ReporterKind
 from takedown.intake.services import ReportError, reporter_classify
-from takedown.web.redirects import local_next
-from takedown.web.roles import Role, request_actor, role_required
 
 
 class ClassifyForm(forms.Form):

@@ -3,9 +3,9 @@ from typing import Any
 from django.contrib import admin, messages
 from django.http import HttpRequest
 
+from takedown.access.roles import request_actor
 from takedown.locate.models import EDITABLE_FIELDS, Organization
 from takedown.locate.services import OrganizationEditError, organization_edit
-from takedown.web.roles import request_actor
 
 
 @admin.register(Organization)

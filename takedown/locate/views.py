@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from takedown.access.roles import Role, role_required
 from takedown.cases.models import Event
 from takedown.locate.forms import OrganizationEditForm
 from takedown.locate.models import EDITABLE_FIELDS, Organization, OrgKind, OrgRole
@@ -19,7 +20,6 @@ from takedown.locate.services import (
     organization_reset,
 )
 from takedown.stats.tables import Table
-from takedown.web.roles import Role, role_required
 
 
 @role_required(Role.VIEWER)

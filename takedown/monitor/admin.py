@@ -2,8 +2,8 @@
 
 from django.contrib import admin
 
+from takedown.access.admin_base import ReadOnlyAdmin
 from takedown.monitor.models import Check, Evidence, Watch
-from takedown.web.admin_mixins import ReadOnlyAdmin
 
 
 @admin.register(Check)

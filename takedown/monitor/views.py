@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 
+from takedown.access.roles import Role, role_required
 from takedown.monitor.models import Evidence
-from takedown.web.roles import Role, role_required
 
 
 @role_required(Role.VIEWER)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
+from takedown.access.admin_base import AuditedAdmin, ReadOnlyAdmin
 from takedown.notices.models import BadAddress, CountryCSIRT, InboundMessage, Notice, OutboxMessage
-from takedown.web.admin_mixins import AuditedAdmin, ReadOnlyAdmin
 
 # Notices, the outbox, inbound mail and bad addresses change through the
 # notices services (states only through services.notice_transition and

@@ -18,6 +18,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from takedown.access.redirects import local_next
+from takedown.access.roles import Role, request_actor, role_required
 from takedown.cases.services import ActionError
 from takedown.lib.ids import parse_id
 from takedown.notices.actions import (
@@ -39,8 +41,6 @@ from takedown.notices.models import (
     OutboxMessage,
 )
 from takedown.notices.services import bad_address_allow, notice_close_per_admin
-from takedown.web.redirects import local_next
-from takedown.web.roles import Role, request_actor, role_required
 
 
 def _filtered_list(

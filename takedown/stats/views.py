@@ -11,11 +11,11 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.utils.translation import pgettext
 
+from takedown.access.roles import Role, role_required
 from takedown.stats import charts, tables
 from takedown.stats.calendar import parse_fiscal_year
 from takedown.stats.selectors import fiscal_years_in, period_all, stats_get
 from takedown.stats.tables import Table
-from takedown.web.roles import Role, role_required
 
 # Table -> the chart drawn beside it.
 CHART_OF = {

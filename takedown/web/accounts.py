@@ -22,8 +22,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from takedown.access.roles import Role, request_actor, role_required, user_role
 from takedown.web.models import ApiToken
-from takedown.web.roles import Role, request_actor, role_required, user_role
 from takedown.web.services import (
     AccountError,
     token_issue,

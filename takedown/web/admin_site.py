@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 
-from takedown.web.roles import Role, has_role
+from takedown.access.roles import Role, has_role
 
 
 class TakedownAdminSite(admin.AdminSite):

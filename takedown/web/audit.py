@@ -22,9 +22,9 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 
+from takedown.access.roles import Role, role_required
 from takedown.cases.models import Event, EventKind, SiteState
 from takedown.lib.ids import parse_id
-from takedown.web.roles import Role, role_required
 
 # Actors that are the service itself rather than a person.
 MACHINE_ACTORS = ("system", "import")

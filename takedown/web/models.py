@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from takedown.web.roles import Role
+from takedown.access.roles import Role
 
 
 def hash_token(token: str) -> str:

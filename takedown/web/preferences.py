@@ -10,8 +10,8 @@ from django.shortcuts import redirect
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from takedown.access.roles import Role, role_required
 from takedown.web.middleware import TZ_COOKIE, time_zone_from
-from takedown.web.roles import Role, role_required
 
 # Offered in the footer; any other IANA name the browser reports works too.
 COMMON_TIME_ZONES = [

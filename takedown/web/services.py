@@ -14,10 +14,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from takedown.access.roles import ROLE_CACHE, Role, user_role
 from takedown.cases.models import EventKind
 from takedown.cases.services import event_record
 from takedown.web.models import ApiToken
-from takedown.web.roles import ROLE_CACHE, Role, user_role
 
 
 class AccountError(ValueError):

@@ -49,7 +49,7 @@ def _data(event: Event) -> dict[str, Any]:
 
 
 def _role(value: Any) -> str:
-    from takedown.web.roles import Role
+    from takedown.access.roles import Role
 
     try:
         return str(Role(value).label)

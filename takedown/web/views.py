@@ -12,13 +12,13 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 
+from takedown.access.roles import Role, request_actor, role_required
 from takedown.cases.models import Event, SiteState
 from takedown.cases.selectors import site_counts_by_state
 from takedown.intake.models import Report, ReporterKind
 from takedown.intake.services import ReporterInfo, ReportError, report_receive
 from takedown.web.forms import ReportForm
 from takedown.web.queue import QUEUE_SHOWN, queue_groups
-from takedown.web.roles import Role, request_actor, role_required
 
 # The dashboard reloads its queue this often (htmx), and shows this many events.
 QUEUE_REFRESH = 10

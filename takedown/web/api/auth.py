@@ -16,8 +16,8 @@ from django.utils import timezone
 from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, HttpBearer
 
+from takedown.access.roles import Role, role_of
 from takedown.web.models import ApiToken, hash_token
-from takedown.web.roles import Role, role_of
 
 
 def _require(role: Role, granted: Role | None) -> None:

@@ -8,9 +8,9 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client, override_settings
 
+from takedown.access.roles import Role, user_role
 from takedown.cases.models import Event
 from takedown.web.models import ApiToken, hash_token
-from takedown.web.roles import Role, user_role
 
 pytestmark = pytest.mark.django_db
 

@@ -15,10 +15,10 @@ from django.contrib.auth.models import User
 from django.test import Client, override_settings
 from django.utils import translation
 
+from takedown.access.roles import Role
 from takedown.cases.models import SiteState
 from takedown.intake.models import Report
 from takedown.notices.inbound import inbound_receive
-from takedown.web.roles import Role
 from takedown.web.services import AccountError, token_issue, user_create
 from takedown.web.tests.api_helpers import make_notice, make_org, make_sites
 

@@ -15,12 +15,12 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from takedown.access.roles import Role, role_of, user_role
 from takedown.cases.models import Event, EventKind
 from takedown.conftest import logged_in, token_for, user_with_role
 from takedown.locate.models import Organization
 from takedown.notices.models import BadAddress
 from takedown.web.models import ApiToken
-from takedown.web.roles import Role, role_of, user_role
 from takedown.web.services import user_role_set
 
 pytestmark = pytest.mark.django_db

@@ -23,6 +23,7 @@ from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 
+from takedown.access.roles import Role
 from takedown.cases.models import Incident, Site, SiteState
 from takedown.cases.services import incident_create
 from takedown.conftest import token_for, user_with_role
@@ -32,7 +33,6 @@ from takedown.locate.models import Organization
 from takedown.monitor.models import Check, Evidence
 from takedown.notices.inbound import inbound_receive
 from takedown.notices.models import BadAddress, InboundMessage, Notice
-from takedown.web.roles import Role
 from takedown.web.tests.api_helpers import make_notice, make_org, make_sites
 
 # Cases per operation and generation mode; with ~40 operations the run is

@@ -242,7 +242,7 @@ def test_it_ends_a_label_only_sentence_with_the_languages_full_stop() -> None:
 
 
 def test_it_says_account_events_in_words() -> None:
-    from takedown.web.roles import Role
+    from takedown.access.roles import Role
     from takedown.web.services import token_issue, user_create
 
     user = user_create(username="kenji", role=Role.HANDLER, actor="root")

@@ -10,7 +10,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from takedown.web.roles import Role
+from takedown.access.roles import Role
 from takedown.web.services import token_issue, user_create
 
 

@@ -6,8 +6,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client, RequestFactory
 
+from takedown.access.redirects import local_next
 from takedown.intake.models import Reporter
-from takedown.web.redirects import local_next
 
 HOSTILE = [
     "//evil.example/",

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Model
 from django.http import HttpRequest
 
-from takedown.web.roles import request_actor
+from takedown.access.roles import request_actor
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
