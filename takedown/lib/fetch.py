@@ -6,8 +6,8 @@ benchmark build a :class:`FetchPolicy` from settings and share one
 
 1. Only ``http`` and ``https``; at most ``max_redirects`` redirects, each one
    followed by hand so that every hop goes through the same checks.
-2. Host names are resolved by our own resolver (dnspython, against the configured
-   server), never by the system's, and answers that point at private, loopback,
+2. Host names are resolved by our own stub resolver (``lib/dnsstub.py``, against
+   the configured server), never by the system's, and answers that point at private, loopback,
    link-local, multicast, reserved, unspecified or IPv4-mapped addresses are
    dropped.  The socket factory checks the address again when the socket is
    opened, which also covers IP-literal URLs (aiohttp does not resolve those).
@@ -29,7 +29,6 @@ import functools
 import hashlib
 import ipaddress
 import re
-import secrets
 import socket
 import ssl
 import time
@@ -40,17 +39,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-import dns.asyncquery
-import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.rcode
-import dns.rdatatype
 import dns.resolver
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.client_proto import ResponseHandler
 from yarl import URL
+
+from takedown.lib.dnsstub import StubResolver
 
 # The one address guard (IANA special-purpose registries), shared with locate.
 from takedown.lib.guard import IPNetwork, address_refusal
@@ -116,6 +110,8 @@ class FetchPolicy:
     resolver: tuple[str, int] | None = None
     dns_timeout: float = 5.0
     dns_cache_max_ttl: float = 300.0
+    # Names the resolver keeps (about 200 bytes each): more than a monitor watches.
+    dns_cache_entries: int = 200_000
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     total_timeout: float = 20.0
@@ -203,9 +199,11 @@ def guarded_socket_factory(policy: FetchPolicy) -> Callable[[Any], socket.socket
 
 
 class SafeResolver(AbstractResolver):
-    """dnspython against the configured server; drops answers we must not reach.
+    """The stub resolver (``takedown.lib.dnsstub``) against the configured server;
+    drops answers we must not reach.
 
-    Answers are cached for their TTL (capped), concurrent look-ups of one name
+    Answers are cached for their TTL (at most ``dns_cache_max_ttl``, and for
+    as many names as the monitor watches), concurrent look-ups of one name
     share a query, and a zero TTL (a rebinding name) is never cached.
     """
 
@@ -215,97 +213,32 @@ class SafeResolver(AbstractResolver):
         if policy.resolver is not None:
             self.servers = [policy.resolver]
         else:
-            try:
-                system = dns.resolver.Resolver()
-            except dns.resolver.NoResolverConfiguration:
-                system = None
-            if system is not None:
-                self.servers = [(str(ns), system.port) for ns in system.nameservers]
-        self._cache: dict[str, tuple[float, list[str]]] = {}
-        self._inflight: dict[str, asyncio.Future[list[str]]] = {}
-        self._udp = _UdpClient()
+            self.servers = system_nameservers()
+        self.stub = StubResolver(
+            self.servers,
+            timeout=policy.dns_timeout,
+            max_ttl=policy.dns_cache_max_ttl,
+            max_entries=policy.dns_cache_entries,
+        )
 
     async def addresses(self, host: str) -> list[str]:
         """All addresses of ``host`` (A, then AAAA when there is no A), unfiltered."""
-        host = host.rstrip(".").lower()
-        cached = self._cache.get(host)
-        if cached is not None and cached[0] > time.monotonic():
-            return cached[1]
-        pending = self._inflight.get(host)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
-        self._inflight[host] = future
-        try:
-            ips, ttl = await self._query(host)
-        except BaseException as exc:
-            future.set_exception(exc)
-            # Nobody else may be waiting; mark the exception as retrieved.
-            future.exception()
-            raise
-        else:
-            future.set_result(ips)
-        finally:
-            self._inflight.pop(host, None)
-        if ttl > 0:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[host] = (time.monotonic() + min(ttl, self.policy.dns_cache_max_ttl), ips)
-        return ips
-
-    async def _query(self, host: str) -> tuple[list[str], float]:
-        """A records, else AAAA, with CNAMEs followed; the answer's minimum TTL.
-
-        Queries go straight to the server (``dns.asyncquery``): our cache and
-        our timeout replace the stub resolver's, which costs more per look-up
-        than the rest of a check.
-        """
-        try:
-            labels = [label.encode("ascii") for label in host.split(".")]
-            name = dns.name.Name([*labels, b""])
-        except (UnicodeError, dns.exception.DNSException) as exc:
+        answer = await self.stub.addresses(host)
+        if answer.ok:
+            return list(answer.addresses)
+        outcome = _DNS_OUTCOMES.get(answer.outcome, Outcome.DNS_ERROR)
+        if outcome == Outcome.NO_ADDRESS:
+            raise FetchFailure(outcome, f"{host}: no A or AAAA record")
+        if outcome == Outcome.NXDOMAIN:
+            raise FetchFailure(outcome, f"{host}: NXDOMAIN")
+        if outcome == Outcome.TIMEOUT:
+            raise FetchFailure(outcome, f"{host}: DNS timed out")
+        if answer.outcome == "invalid":
             # URLs are normalised to punycode before they get here.
-            raise FetchFailure(Outcome.ERROR, f"{host[:100]!r} is not a DNS name: {exc}") from None
-        try:
-            async with asyncio.timeout(self.policy.dns_timeout):
-                for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-                    response = await self._ask(dns.message.make_query(name, rdtype))
-                    rcode = response.rcode()
-                    if rcode == dns.rcode.NXDOMAIN:
-                        raise FetchFailure(Outcome.NXDOMAIN, f"{host}: NXDOMAIN")
-                    if rcode != dns.rcode.NOERROR:
-                        # SERVFAIL is often the recursive resolver timing out on
-                        # the name's servers; REFUSED is our resolver refusing us.
-                        raise FetchFailure(Outcome.DNS_ERROR, f"{host}: {dns.rcode.to_text(rcode)}")
-                    chain = response.resolve_chaining()  # type: ignore[attr-defined]
-                    if chain.answer is not None and len(chain.answer):
-                        return [r.address for r in chain.answer], float(chain.minimum_ttl)
-        except TimeoutError:
-            raise FetchFailure(Outcome.TIMEOUT, f"{host}: DNS timed out") from None
-        except dns.exception.DNSException as exc:
-            raise FetchFailure(Outcome.DNS_ERROR, f"{host}: {exc}") from None
-        raise FetchFailure(Outcome.NO_ADDRESS, f"{host}: no A or AAAA record")
-
-    async def _ask(self, query: dns.message.Message) -> dns.message.Message:
-        if not self.servers:
-            raise FetchFailure(Outcome.DNS_ERROR, "no DNS resolver configured")
-        error: Exception | None = None
-        # Two tries per server (UDP is lossy under load), each with a fresh query id.
-        attempt_timeout = max(self.policy.dns_timeout / 2, 0.05)
-        for server, port in self.servers:
-            for _try in range(2):
-                try:
-                    response = await self._udp.ask(query, (server, port), attempt_timeout)
-                    if response.flags & dns.flags.TC:
-                        response = await dns.asyncquery.tcp(
-                            query, server, timeout=self.policy.dns_timeout, port=port
-                        )
-                    return response
-                except (TimeoutError, dns.exception.DNSException, OSError) as exc:
-                    error = exc
-        if isinstance(error, TimeoutError | dns.exception.Timeout):
-            raise TimeoutError
-        raise FetchFailure(Outcome.DNS_ERROR, f"DNS query failed: {error}")
+            raise FetchFailure(Outcome.ERROR, f"{host[:100]!r} is not a DNS name: {answer.error}")
+        # SERVFAIL is often the recursive resolver timing out on the name's
+        # servers; REFUSED is our resolver refusing us: neither says the name is gone.
+        raise FetchFailure(outcome, f"{host}: {answer.error or answer.outcome}")
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -331,93 +264,27 @@ class SafeResolver(AbstractResolver):
         ]
 
     async def close(self) -> None:
-        self._cache.clear()
-        self._udp.close()
+        self.stub.close()
 
 
-class _UdpClient:
-    """DNS over UDP on a few long-lived sockets, answers matched by id and question.
-
-    A socket (and an asyncio endpoint) per query, as stub resolvers do, costs
-    more than the rest of a check.  Each socket keeps the random source port the
-    OS gave it; each query gets a random id that is not in flight on its socket,
-    and an answer counts only if it comes from the server asked and answers the
-    question asked (``Message.is_response``).
-    """
-
-    SOCKETS = 4
-
-    def __init__(self) -> None:
-        self._endpoints: dict[int, list[tuple[asyncio.DatagramTransport, _UdpProtocol]]] = {}
-        self._next = 0
-
-    async def _endpoint(self, server: str) -> tuple[asyncio.DatagramTransport, _UdpProtocol]:
-        family = socket.AF_INET6 if ":" in server else socket.AF_INET
-        pool = self._endpoints.setdefault(family, [])
-        if len(pool) < self.SOCKETS:
-            loop = asyncio.get_running_loop()
-            transport, protocol = await loop.create_datagram_endpoint(
-                _UdpProtocol,
-                local_addr=("::" if family == socket.AF_INET6 else "0.0.0.0", 0),  # noqa: S104 - an ephemeral client port
-            )
-            pool.append((transport, protocol))
-        self._next = (self._next + 1) % len(pool)
-        return pool[self._next]
-
-    async def ask(
-        self, query: dns.message.Message, server: tuple[str, int], timeout: float
-    ) -> dns.message.Message:
-        transport, protocol = await self._endpoint(server[0])
-        while True:
-            query.id = secrets.randbelow(65536)
-            if query.id not in protocol.pending:
-                break
-        future: asyncio.Future[dns.message.Message] = asyncio.get_running_loop().create_future()
-        protocol.pending[query.id] = (query, server, future)
-        try:
-            transport.sendto(query.to_wire(), server)
-            async with asyncio.timeout(timeout):
-                return await future
-        finally:
-            protocol.pending.pop(query.id, None)
-
-    def close(self) -> None:
-        for pool in self._endpoints.values():
-            for transport, protocol in pool:
-                transport.close()
-                for _query, _server, future in protocol.pending.values():
-                    if not future.done():
-                        future.cancel()
-        self._endpoints.clear()
+# The stub's outcomes as the fetcher's.
+_DNS_OUTCOMES = {
+    "nxdomain": Outcome.NXDOMAIN,
+    "no_address": Outcome.NO_ADDRESS,
+    "timeout": Outcome.TIMEOUT,
+    "servfail": Outcome.DNS_ERROR,
+    "cname_loop": Outcome.DNS_ERROR,
+    "error": Outcome.DNS_ERROR,
+}
 
 
-class _UdpProtocol(asyncio.DatagramProtocol):
-    def __init__(self) -> None:
-        self.pending: dict[
-            int, tuple[dns.message.Message, tuple[str, int], asyncio.Future[dns.message.Message]]
-        ] = {}
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        if len(data) < 12:
-            return
-        entry = self.pending.get(int.from_bytes(data[:2], "big"))
-        if entry is None:
-            return
-        query, server, future = entry
-        if (addr[0], addr[1]) != server or future.done():
-            return
-        try:
-            response = dns.message.from_wire(data, ignore_trailing=True)
-        except dns.exception.DNSException:
-            return
-        if query.is_response(response):
-            future.set_result(response)
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP port unreachable and the like: every query on this socket fails fast.
-        for _query, _server, future in self.pending.values():
-            if not future.done():
-                future.set_exception(exc)
+def system_nameservers() -> list[tuple[str, int]]:
+    """The servers of ``/etc/resolv.conf`` (read once per resolver)."""
+    try:
+        system = dns.resolver.Resolver()
+    except dns.resolver.NoResolverConfiguration:
+        return []
+    return [(str(ns), system.port) for ns in system.nameservers]
 
 
 # --- bounded decompression -----------------------------------------------------------
