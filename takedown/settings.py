@@ -372,6 +372,12 @@ INCONCLUSIVE_NOTIFY_AFTER = env_int("TAKEDOWN_INCONCLUSIVE_NOTIFY_AFTER", 3, min
 INCONCLUSIVE_AFTER = env_float("TAKEDOWN_INCONCLUSIVE_AFTER", 6 * 3600.0, minimum=0)
 WATCH_FOR = env_float("TAKEDOWN_WATCH_FOR", 30 * 86400.0, minimum=0)
 WATCH_INTERVAL_MAX = env_float("TAKEDOWN_WATCH_INTERVAL_MAX", 86400.0, minimum=0.01)
+# Checks are stored as runs of equal outcomes (docs/monitor.md, "How checks
+# are stored").  After CHECK_DETAIL_DAYS, ``takedown checks-compact`` merges
+# a site's consecutive runs that differ only in their raw detail (an address,
+# a redirect target, the other browser's answer) but not in their verdict:
+# every change of verdict and the check that made it stay as they were.
+CHECK_DETAIL_DAYS = env_float("TAKEDOWN_CHECK_DETAIL_DAYS", 90.0, minimum=0)
 MONITOR_BATCH = env_int("TAKEDOWN_MONITOR_BATCH", 500, minimum=1)
 MONITOR_CONCURRENCY = env_int("TAKEDOWN_MONITOR_CONCURRENCY", 200, minimum=1)
 MONITOR_PER_HOST = env_int("TAKEDOWN_MONITOR_PER_HOST", 4, minimum=1)

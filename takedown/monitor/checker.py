@@ -21,7 +21,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO
+from typing import IO, Any
 
 from takedown.lib.fetch import Fetcher, FetchResult
 from takedown.monitor import outcomes
@@ -44,6 +44,9 @@ class Target:
     # The claim's lease marker (the site's ``next_check`` while this claim holds
     # it), which the runner renews; None for a check nobody claimed (``probe``).
     lease: datetime | None = None
+    # What recording needs of the site (``services.Claimed``), read with the
+    # claim so that recording does not read it again; None: read at recording.
+    claimed: Any = None
 
 
 @dataclass

@@ -1,7 +1,7 @@
-"""What the monitor saw: one Check per observation, Evidence of the first sighting,
-and each site's Watch (the counters the scheduler decides with).
+"""What the monitor saw: Checks (runs of equal observations), Evidence of the first
+sighting, and each site's Watch (the counters the scheduler decides with).
 
-docs/monitor.md describes the outcomes and the schedule.
+docs/monitor.md describes the outcomes, the schedule and how checks are stored.
 """
 
 from __future__ import annotations
@@ -44,9 +44,44 @@ class Verdict(models.TextChoices):
     INCONCLUSIVE = outcomes.INCONCLUSIVE, pgettext_lazy("verdict", "inconclusive")
 
 
+# The fields of a check that make it "the same outcome" as the one before: a
+# check equal to the site's current run on all of them is counted in that run
+# (``last_at``, ``count``); any difference starts a new run.  A change of
+# verdict always does, so every change of verdict is kept exactly, with the
+# evidence of the check that made it.  Size, latency, body hash, detail and
+# truncation are the run's first check's (a page with a fresh CSRF token in
+# every answer would otherwise be a run per check).
+RUN_KEY = (
+    "outcome",
+    "verdict",
+    "status",
+    "ip",
+    "agent",
+    "final_url",
+    "other_agent",
+    "other_outcome",
+    "cert_error",
+)
+
+
 class Check(models.Model):
+    """A run of equal checks of one site (``RUN_KEY``): its first check as observed,
+    then until when it lasted and how many checks it holds.
+
+    One row per change, not per check: a site checked every 15 minutes for a
+    month without change is one row with ``count`` 2,880 (docs/monitor.md,
+    "How checks are stored").
+    """
+
     site = models.ForeignKey(Site, on_delete=models.CASCADE, related_name="checks")
+    # When the run began: its first check.
     at = models.DateTimeField(default=timezone.now)
+    # Its last check so far, and how many checks it holds.
+    last_at = models.DateTimeField(default=timezone.now)
+    count = models.PositiveIntegerField(default=1)
+    # The RUN_KEY fields that differ from the site's previous run, space-separated
+    # ("" for a site's first run).
+    changed = models.CharField(max_length=200, blank=True)
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     status = models.PositiveSmallIntegerField(null=True, blank=True)
     ip = models.GenericIPAddressField(null=True, blank=True)
@@ -76,11 +111,18 @@ class Check(models.Model):
         indexes = [models.Index(fields=["site", "-at"])]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.outcome}"
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.outcome} x{self.count}"
 
     @property
     def is_down(self) -> bool:
         return self.verdict == Verdict.DOWN
+
+    @property
+    def changed_fields(self) -> list[str]:
+        return self.changed.split()
+
+    def run_key(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in RUN_KEY)
 
 
 class ScreenshotState(models.TextChoices):
@@ -168,6 +210,11 @@ class Watch(models.Model):
     # handler item after INCONCLUSIVE_AFTER (monitor.selectors).
     inconclusive_streak = models.PositiveIntegerField(default=0)
     inconclusive_since = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The site's current run of equal checks: the next check equal to it is
+    # counted there (an UPDATE), a different one starts a new run.
+    run = models.ForeignKey(
+        Check, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     def __str__(self) -> str:
         return f"watch of site {self.site_id}"

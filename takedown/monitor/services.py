@@ -14,22 +14,26 @@ import ipaddress
 import logging
 import random
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import connections, router, transaction
-from django.db.models import Field, Model
+from django.db import router, transaction
+from django.db.models import Model
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from takedown.cases.models import DOWN_STATES, Event, EventKind, Site, SiteKind, SiteState, Step
 from takedown.cases.services import event_record, site_try_transition
 from takedown.cases.work import work_schedule
+from takedown.lib.bulk import insert_rows_returning_ids, update_rows
 from takedown.monitor.checker import Observation, Target, discard_sample
 from takedown.monitor.content import Reference
 from takedown.monitor.models import (
+    RUN_KEY,
     Check,
     Evidence,
     ScreenshotState,
@@ -278,10 +282,16 @@ def checks_extend(
 
 
 def targets_for(sites: Iterable[Site], *, lease: datetime | None = None) -> list[Target]:
-    sites = list(sites)
+    """The claimed sites as Targets, each with what recording will need (``Claimed``).
+
+    Two queries for the batch: the sites with their Watch and current run
+    (``claimed_read``), and the fingerprints of their first evidence.
+    """
+    ids = [s.pk for s in sites]
+    claimed = claimed_read(ids)
     refs: dict[int, Reference] = {}
     rows = (
-        Evidence.objects.filter(site_id__in=[s.pk for s in sites])
+        Evidence.objects.filter(site_id__in=list(claimed))
         .order_by("site_id", "at", "id")
         .values_list(
             "site_id", "sha256", "is_html", "title", "form_fields", "has_password", "brand_hits"
@@ -299,43 +309,117 @@ def targets_for(sites: Iterable[Site], *, lease: datetime | None = None) -> list
                 brand_hits=tuple(brands or ()),
             ),
         )
-    return [
-        Target(
-            site_id=s.pk,
-            url=s.url,
-            kind=s.kind,
-            brand=s.brand,
-            reference=refs.get(s.pk),
-            needs_evidence=s.pk not in refs,
-            keep_sample=bool(
-                settings.KEEP_MALWARE and s.kind == SiteKind.MALWARE and s.pk not in refs
-            ),
-            lease=lease,
+    targets = []
+    for site_id in ids:
+        c = claimed.get(site_id)
+        if c is None:
+            continue  # deleted since
+        url, kind, brand = c.site[_URL], c.site[_KIND], c.site[_BRAND]
+        targets.append(
+            Target(
+                site_id=site_id,
+                url=url,
+                kind=kind,
+                brand=brand,
+                reference=refs.get(site_id),
+                needs_evidence=site_id not in refs,
+                keep_sample=bool(
+                    settings.KEEP_MALWARE and kind == SiteKind.MALWARE and site_id not in refs
+                ),
+                lease=lease,
+                claimed=c,
+            )
         )
-        for s in sites
-    ]
+    return targets
+
+
+# --- what recording needs, read with the claim -------------------------------------
+
+
+_M = TypeVar("_M", bound=Model)
+
+
+def _loaded(model: type[_M], db: str, names: Sequence[str], values: Sequence[Any]) -> _M:
+    """A model instance of a row already read, with only ``names`` loaded (the rest deferred).
+
+    What ``Model.from_db`` makes, without its ``__init__`` walking every field
+    of the model and sending ``pre_init``/``post_init`` (a tenth of recording a
+    re-check).  Deferred fields are those missing from ``__dict__``, as Django
+    itself decides.
+    """
+    obj = model.__new__(model)
+    obj.__dict__.update(zip(names, values, strict=True))
+    state = ModelState()
+    state.adding, state.db = False, db
+    obj._state = state
+    return obj
+
+
+def _in_model_order(model: type[Model], names: set[str]) -> tuple[str, ...]:
+    """``names`` (attnames) in the order of the model's columns, as ``Model.from_db`` reads them."""
+    ordered = tuple(f.attname for f in model._meta.concrete_fields if f.attname in names)
+    assert len(ordered) == len(names), names - set(ordered)
+    return ordered
+
+
+# The Site fields recording reads.
+CLAIMED_SITE = _in_model_order(
+    Site,
+    {"id", "url", "kind", "brand", "state", "state_changed", "watch_until", "organization_id"},
+)
+_URL, _KIND, _BRAND = (CLAIMED_SITE.index(f) for f in ("url", "kind", "brand"))
+# The Watch fields (all its columns: the row is written back whole).
+CLAIMED_WATCH = _in_model_order(Watch, {f.attname for f in Watch._meta.concrete_fields})
+_CLAIMED_LOOKUPS = (
+    *("pk" if f == "id" else f.removesuffix("_id") for f in CLAIMED_SITE),
+    *("watch__" + ("pk" if f == "site_id" else f.removesuffix("_id")) for f in CLAIMED_WATCH),
+    *("watch__run__" + f for f in RUN_KEY),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A claimed site as recording needs it: its row, its Watch and its current run's key.
+
+    Read in one query with the claim (``targets_for``), so that recording a
+    check does not read the site again: while the claim holds, only this
+    monitor changes the site's Watch and runs, and a state another step
+    changed meanwhile is read again in the recording transaction (one
+    index-only query for the chunk) and re-checked by ``site_try_transition``.
+    """
+
+    site: tuple[Any, ...]
+    watch: tuple[Any, ...] | None
+    run_key: tuple[Any, ...] | None
+
+
+def claimed_read(site_ids: Sequence[int]) -> dict[int, Claimed]:
+    """``Claimed`` for each of ``site_ids`` that exists: one query (sites, watches, runs)."""
+    n_site, n_watch = len(CLAIMED_SITE), len(CLAIMED_WATCH)
+    out: dict[int, Claimed] = {}
+    for row in Site.objects.filter(pk__in=list(site_ids)).values_list(*_CLAIMED_LOOKUPS):
+        site = row[:n_site]
+        watch = row[n_site : n_site + n_watch]
+        has_watch = watch[_WATCH_PK] is not None
+        has_run = has_watch and watch[_WATCH_RUN] is not None
+        out[site[0]] = Claimed(
+            site=site,
+            watch=watch if has_watch else None,
+            run_key=tuple(row[n_site + n_watch :]) if has_run else None,
+        )
+    return out
 
 
 # --- recording --------------------------------------------------------------------
 
 
-# What recording reads of each site (the rest of the row stays on disk).
-RECORD_FIELDS = (
-    "pk",
-    "url",
-    "kind",
-    "state",
-    "state_changed",
-    "watch_until",
-    "next_check",
-    "organization_id",
-)
-
-
 def observations_record(observations: Sequence[Observation]) -> list[Check]:
     """Store the Checks of a batch and act on them.
 
-    1. One Check row per observation (bulk insert).
+    1. Each observation joins its site's current run of equal checks (an
+       UPDATE of ``last_at`` and ``count``) or starts a new one (an INSERT);
+       ``RUN_KEY`` says which fields make two checks equal.  A new run records
+       which of them changed.
     2. The site's Watch counters: checks, down streak, inconclusive streak, last up.
     3. State, per the loop (takedown/loop.py), on verdicts (down only on
        positive evidence, docs/monitor.md "Outcomes"):
@@ -352,25 +436,56 @@ def observations_record(observations: Sequence[Observation]) -> list[Check]:
     4. Evidence from the first up check of a site that has none.
     5. The next check time (``next_check_for``; sooner, with backoff, after
        an inconclusive check).
+
+    The site, its Watch and its run were read with the claim
+    (``Target.claimed``); here only the sites' states are read again. Rows
+    are written in bulk with prepared statements (``takedown.lib.bulk``).
+    Returns one Check per observation as observed, whose ``pk`` is the run
+    that holds it.
     """
     if not observations:
         return []
     now = timezone.now()
     ids = [o.target.site_id for o in observations]
+    claimed: dict[int, Claimed] = {
+        o.target.site_id: o.target.claimed
+        for o in observations
+        if isinstance(o.target.claimed, Claimed)
+    }
     # One transaction per chunk: a commit per row would cost more than the checks.
     # State changes and evidence run in savepoints (nested atomic blocks), so one
     # site's failure rolls back only its own writes.  The work they call for is
     # written in the same transaction: a crash loses both or neither.
     seen_up: list[int] = []
     with transaction.atomic():
-        sites = Site.objects.only(*RECORD_FIELDS).in_bulk(ids)
-        observations = [o for o in observations if o.target.site_id in sites]
-        checks = Check.objects.bulk_create([_check_row(o) for o in observations])
-        watches = Watch.objects.in_bulk(list(sites))
-        missing = [Watch(site_id=i) for i in sites if i not in watches]
+        missing = [i for i in ids if i not in claimed]
         if missing:
-            Watch.objects.bulk_create(missing, ignore_conflicts=True)
-            watches = Watch.objects.in_bulk(list(sites))
+            claimed.update(claimed_read(missing))
+        # Whether each site still exists, and its state now (a handler or
+        # another step may have moved it since the claim).
+        states = dict(Site.objects.filter(pk__in=ids).values_list("pk", "state"))
+        observations = [o for o in observations if o.target.site_id in states]
+        db = router.db_for_write(Site)
+        sites: dict[int, Site] = {}
+        watches: dict[int, Watch] = {}
+        for obs in observations:
+            site_id = obs.target.site_id
+            c = claimed[site_id]
+            site = Site.from_db(db, CLAIMED_SITE, c.site)
+            site.state = states[site_id]
+            sites[site_id] = site
+            watches[site_id] = (
+                Watch.from_db(db, CLAIMED_WATCH, c.watch)
+                if c.watch is not None
+                else Watch(site=site)
+            )
+        new_watches = [w for w in watches.values() if w._state.adding]
+        if new_watches:
+            # Another monitor may create the same row at once: theirs or ours, then update.
+            Watch.objects.bulk_create(
+                [Watch(site_id=w.site_id) for w in new_watches], ignore_conflicts=True
+            )
+        checks = _runs_record(observations, claimed, watches)
         new_evidence: dict[int, Evidence] = {}
         for obs, check in zip(observations, checks, strict=True):
             site = sites[obs.target.site_id]
@@ -382,61 +497,77 @@ def observations_record(observations: Sequence[Observation]) -> list[Check]:
                 log.exception("recording check of site %s failed", site.pk)
             finally:
                 discard_sample(obs)
-        _update_rows(
+        update_rows(
             Watch,
-            [
-                "checks",
-                "down_streak",
-                "decided",
-                "last_outcome",
-                "last_checked",
-                "last_up",
-                "inconclusive_streak",
-                "inconclusive_since",
-            ],
-            watches.values(),
+            WATCH_WRITTEN,
+            [[getattr(w, f) for f in WATCH_WRITTEN] + [w.site_id] for w in watches.values()],
         )
-        _update_rows(Site, ["next_check"], sites.values())
+        update_rows(Site, ["next_check"], [(s.next_check, s.pk) for s in sites.values()])
         evidences_save(list(new_evidence.values()))
         work_schedule(step=Step.NOTICE_PLAN, ids=seen_up)
     return checks
 
 
-def _update_rows(model: type[Model], fields: list[str], objs: Iterable[Model]) -> None:
-    """``UPDATE ... WHERE pk = %s`` for many rows in one executemany.
+_WATCH_PK, _WATCH_RUN = CLAIMED_WATCH.index("site_id"), CLAIMED_WATCH.index("run_id")
+# The Watch columns recording writes back (its primary key is the site's).
+WATCH_WRITTEN = [f for f in CLAIMED_WATCH if f != "site_id"]
+# The Check columns a new run is inserted with: all of them but its id.
+_CHECK_FIELDS = [f.name for f in Check._meta.concrete_fields if not f.primary_key]
+_CHECK_ATTNAMES = [f.attname for f in Check._meta.concrete_fields if not f.primary_key]
 
-    Django's ``bulk_update`` builds a CASE expression per row and field, which
-    costs more than the checks themselves at thousands of rows per second.
+
+def _runs_record(
+    observations: Sequence[Observation], claimed: dict[int, Claimed], watches: dict[int, Watch]
+) -> list[Check]:
+    """Count each observation in its site's current run, or start a new run (step 1).
+
+    A check equal to the run on ``RUN_KEY`` adds one to its ``count`` and moves
+    its ``last_at`` (one executemany for the chunk); any other starts a run
+    (one multi-row INSERT ... RETURNING), which becomes the Watch's ``run``.
     """
-    meta = model._meta
-    columns: list[Field[Any, Any]] = []
-    for name in fields:
-        field = meta.get_field(name)
-        assert isinstance(field, Field)
-        columns.append(field)
-    pk = meta.pk
-    assert pk is not None and pk.column is not None
-    connection = connections[router.db_for_write(model)]
-    qn = connection.ops.quote_name
-    sql = "UPDATE {} SET {} WHERE {} = %s".format(  # noqa: S608 - names from model metadata
-        qn(meta.db_table),
-        ", ".join(f"{qn(str(c.column))} = %s" for c in columns),
-        qn(pk.column),
-    )
-    rows = [
-        [*(c.get_db_prep_save(getattr(o, c.attname), connection) for c in columns), o.pk]
-        for o in objs
-    ]
-    if rows:
-        with connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
+    checks = [_check_row(o) for o in observations]
+    current: dict[int, tuple[int, tuple[Any, ...]]] = {}
+    for obs in observations:
+        site_id = obs.target.site_id
+        c = claimed[site_id]
+        run_id = watches[site_id].run_id
+        if run_id is not None and c.run_key is not None:
+            current[site_id] = (run_id, c.run_key)
+    counted: list[tuple[Any, ...]] = []
+    started: list[Check] = []
+    for check in checks:
+        key = check.run_key()
+        run = current.get(check.site_id)
+        if run is not None and run[1] == key:
+            check.pk = run[0]
+            counted.append((check.at, 1, run[0]))
+            continue
+        if run is not None:
+            check.changed = " ".join(
+                name for name, a, b in zip(RUN_KEY, run[1], key, strict=True) if a != b
+            )
+        started.append(check)
+        # Marks the site's run as this one (its id is set below, before use).
+        current[check.site_id] = (-1, key)
+    if started:
+        new_ids = insert_rows_returning_ids(
+            Check, _CHECK_FIELDS, [[getattr(c, a) for a in _CHECK_ATTNAMES] for c in started]
+        )
+        for check, pk in zip(started, new_ids, strict=True):
+            check.pk = pk
+            watches[check.site_id].run_id = pk
+    if counted:
+        update_rows(Check, ["last_at", "count"], counted, increment=["count"])
+    return checks
 
 
 def _check_row(obs: Observation) -> Check:
     r = obs.result
-    return Check(
+    return _new_row(
+        Check,
         site_id=obs.target.site_id,
         at=obs.at,
+        last_at=obs.at,
         outcome=obs.outcome,
         status=r.status if r.status is not None and 0 < r.status < 1000 else None,
         ip=r.ip,
@@ -453,6 +584,28 @@ def _check_row(obs: Observation) -> Check:
         verdict=obs.verdict,
         cert_error=r.cert_error[:300],
     )
+
+
+_DEFAULTS: dict[type[Model], dict[str, Any]] = {}
+
+
+def _new_row(model: type[_M], **values: Any) -> _M:
+    """An unsaved instance with ``values``, every other column at its default.
+
+    As ``model(**values)`` makes, without ``__init__``'s walk over the fields
+    and its signals, for thousands of Checks a second.
+    """
+    defaults = _DEFAULTS.get(model)
+    if defaults is None:
+        defaults = _DEFAULTS[model] = {
+            f.attname: None if f.primary_key else f.get_default()
+            for f in model._meta.concrete_fields
+        }
+    obj = model.__new__(model)
+    obj.__dict__.update(defaults)
+    obj.__dict__.update(values)
+    obj._state = ModelState()
+    return obj
 
 
 def _apply(
@@ -564,6 +717,92 @@ def _inconclusive(
         )
     watch.decided = True
     return True
+
+
+# --- retention -------------------------------------------------------------------------
+
+# Timeline events whose data names the check (the run) that caused them.
+CHECK_EVENTS = (
+    EventKind.SITE_DOWN,
+    EventKind.SITE_REVIVED,
+    EventKind.SITE_ALREADY_DOWN,
+    EventKind.SITE_UNVERIFIED,
+)
+COMPACT_SITES = 500
+
+
+def checks_compact(*, older_than: datetime) -> int:
+    """Merge each site's consecutive runs that ended before ``older_than`` and share a verdict.
+
+    The raw detail that set them apart (``RUN_KEY`` fields other than the
+    verdict) goes; the first run of each verdict stays as it was observed,
+    counting the merged ones' checks and ending at the last one's end.  A run
+    that the timeline (``data.check``), an evidence or a Watch names is never
+    merged away, so every event keeps pointing at the check that made it.
+    Returns how many runs were merged.
+    """
+    from django.db.models import Count
+
+    candidates = list(
+        Check.objects.filter(last_at__lt=older_than)
+        .values("site_id")
+        .annotate(n=Count("id"))
+        .filter(n__gte=2)
+        .values_list("site_id", flat=True)
+    )
+    merged = 0
+    for start in range(0, len(candidates), COMPACT_SITES):
+        site_ids = candidates[start : start + COMPACT_SITES]
+        with transaction.atomic():
+            merged += _compact_sites(site_ids, older_than)
+    return merged
+
+
+def _compact_sites(site_ids: list[int], older_than: datetime) -> int:
+    kept: set[int] = set(
+        Evidence.objects.filter(site_id__in=site_ids, check_ref__isnull=False).values_list(
+            "check_ref_id", flat=True
+        )
+    )
+    kept |= set(
+        Watch.objects.filter(site_id__in=site_ids, run__isnull=False).values_list(
+            "run_id", flat=True
+        )
+    )
+    for data in Event.objects.filter(site_id__in=site_ids, kind__in=CHECK_EVENTS).values_list(
+        "data", flat=True
+    ):
+        if isinstance(data, dict) and isinstance(data.get("check"), int):
+            kept.add(data["check"])
+    runs = (
+        Check.objects.filter(site_id__in=site_ids, last_at__lt=older_than)
+        .order_by("site_id", "at", "id")
+        .only("id", "site_id", "verdict", "last_at", "count")
+    )
+    heads: dict[int, Check] = {}
+    gone: list[int] = []
+    head: Check | None = None
+    for run in runs:
+        if (
+            head is not None
+            and head.site_id == run.site_id
+            and head.verdict == run.verdict
+            and run.pk not in kept
+        ):
+            head.count += run.count
+            head.last_at = run.last_at
+            heads[head.pk] = head
+            gone.append(run.pk)
+            continue
+        head = run
+    update_rows(
+        Check,
+        ["count", "last_at"],
+        [(h.count, h.last_at, h.pk) for h in heads.values()],
+    )
+    for start in range(0, len(gone), 500):
+        Check.objects.filter(pk__in=gone[start : start + 500]).delete()
+    return len(gone)
 
 
 # --- evidence -------------------------------------------------------------------------

@@ -227,8 +227,14 @@ def site_events(request: HttpRequest, site_id: Id, limit: Limit = 100, offset: O
 
 
 class CheckOut(Schema):
+    """A run of equal checks: the first as observed, then how many and until when."""
+
     id: int
     at: datetime
+    # The run's last check and how many it holds; which fields changed from the run before.
+    last_at: datetime
+    count: int
+    changed: list[str]
     outcome: str
     status: int | None
     ip: str | None
@@ -244,10 +250,14 @@ class CheckOut(Schema):
     other_outcome: str
     other_detail: str
 
+    @staticmethod
+    def resolve_changed(obj: Check) -> list[str]:
+        return obj.changed_fields
+
 
 @router.get("/{site_id}/checks", response=Page[CheckOut], auth=READ)
 def site_checks(request: HttpRequest, site_id: Id, limit: Limit = 100, offset: Offset = 0) -> Any:
-    """The site's checks, newest first."""
+    """The site's checks, newest first, as runs of equal checks (``count``, ``last_at``)."""
     site = _site(site_id)
     return page_of(
         Check.objects.filter(site=site).order_by("-at", "-id"),
