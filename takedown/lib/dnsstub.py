@@ -356,6 +356,45 @@ async def _ask_tcp(
 # --- the resolver ------------------------------------------------------------------------
 
 
+class AnswerCache:
+    """Answers by (name, type) until their TTL runs out; at most ``max_entries``, oldest out first.
+
+    Plain values only (no sockets, no futures), so one cache may serve
+    several event loops of a process: locate's ``asyncio.run`` per batch and
+    the worker's threads share what they learnt.
+    """
+
+    def __init__(self, *, max_ttl: float = 300.0, max_entries: int = 200_000) -> None:
+        self.max_ttl = max_ttl
+        self.max_entries = max_entries
+        self._items: dict[tuple[str, int], tuple[float, Answer]] = {}
+
+    def get(self, key: tuple[str, int]) -> Answer | None:
+        hit = self._items.get(key)
+        if hit is None:
+            return None
+        if hit[0] > time.monotonic():
+            return hit[1]
+        self._items.pop(key, None)
+        return None
+
+    def put(self, key: tuple[str, int], answer: Answer) -> None:
+        # A zero TTL (rebinding) and failures are never kept.
+        if answer.ttl <= 0 or answer.outcome not in ("ok", "nxdomain", "no_address"):
+            return
+        if len(self._items) >= self.max_entries:
+            # The oldest tenth (dicts keep insertion order): no bookkeeping per hit.
+            for old in list(self._items)[: max(len(self._items) // 10, 1)]:
+                self._items.pop(old, None)
+        self._items[key] = (time.monotonic() + min(answer.ttl, self.max_ttl), answer)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
 class StubResolver:
     """Ask ``servers`` (host, port) for A/AAAA records, with a TTL-honouring cache.
 
@@ -370,12 +409,13 @@ class StubResolver:
         timeout: float = 5.0,
         max_ttl: float = 300.0,
         max_entries: int = 200_000,
+        cache: AnswerCache | None = None,
     ) -> None:
         self.servers = list(servers)
         self.timeout = timeout
-        self.max_ttl = max_ttl
-        self.max_entries = max_entries
-        self._cache: dict[tuple[str, int], tuple[float, Answer]] = {}
+        self.cache = (
+            cache if cache is not None else AnswerCache(max_ttl=max_ttl, max_entries=max_entries)
+        )
         self._inflight: dict[tuple[str, int], asyncio.Future[Answer]] = {}
         self._udp = _UdpClient()
         self.queries = 0
@@ -384,12 +424,10 @@ class StubResolver:
     async def lookup(self, host: str, qtype: int = A) -> Answer:
         host = host.rstrip(".").lower()
         key = (host, qtype)
-        cached = self._cache.get(key)
+        cached = self.cache.get(key)
         if cached is not None:
-            if cached[0] > time.monotonic():
-                self.hits += 1
-                return cached[1]
-            del self._cache[key]
+            self.hits += 1
+            return cached
         pending = self._inflight.get(key)
         if pending is not None:
             return await asyncio.shield(pending)
@@ -405,10 +443,7 @@ class StubResolver:
             future.set_result(answer)
         finally:
             self._inflight.pop(key, None)
-        if answer.ttl > 0 and answer.outcome in ("ok", "nxdomain", "no_address"):
-            if len(self._cache) >= self.max_entries:
-                self._evict()
-            self._cache[key] = (time.monotonic() + min(answer.ttl, self.max_ttl), answer)
+        self.cache.put(key, answer)
         return answer
 
     async def addresses(self, host: str, *, both: bool = False) -> Answer:
@@ -421,12 +456,6 @@ class StubResolver:
             return four
         six = await self.lookup(host, AAAA)
         return six if six.ok or six.outcome != "no_address" else four
-
-    def _evict(self) -> None:
-        # The oldest tenth (dicts keep insertion order): no bookkeeping per hit.
-        drop = max(len(self._cache) // 10, 1)
-        for key in list(self._cache)[:drop]:
-            del self._cache[key]
 
     async def _resolve(self, host: str, qtype: int) -> Answer:
         try:
@@ -504,7 +533,7 @@ class StubResolver:
         return Answer("error", at=time.time(), error=f"DNS query failed: {error}")
 
     def close(self) -> None:
-        self._cache.clear()
+        """Close the sockets (the cache, which may be shared, is left as it is)."""
         self._udp.close()
 
 

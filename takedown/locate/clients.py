@@ -151,7 +151,11 @@ async def server_addresses(host: str) -> list[str]:
         pass
     else:
         return [literal]
-    result = await resolve_host(make_resolver(), host)
+    resolver = make_resolver()
+    try:
+        result = await resolve_host(resolver, host)
+    finally:
+        resolver.close()
     if not result.ok:
         detail = f" ({result.error})" if result.error else ""
         raise RegistryUnavailable(f"{host}: DNS {result.outcome}{detail}")

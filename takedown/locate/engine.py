@@ -47,7 +47,7 @@ from takedown.locate.clients import (
 )
 from takedown.locate.rdap import RdapError, entity_emails, parse_rdap
 from takedown.locate.records import RegistryRecord, cidr_containing, registry_of
-from takedown.locate.resolver import DnsResult, make_resolver, resolve_host
+from takedown.locate.resolver import DnsResult, clear_answers, make_resolver, resolve_host
 from takedown.locate.whois import parse_whois
 
 log = logging.getLogger(__name__)
@@ -220,8 +220,9 @@ _IANA_LOCK = threading.Lock()
 
 
 def clear_caches() -> None:
-    """Forget every in-process registry answer (tests; after changing registries)."""
+    """Forget every in-process registry and DNS answer (tests; after changing registries)."""
     NETWORK_CACHE.clear()
+    clear_answers()
     DOMAIN_CACHE.clear()
     _ENTITY_CACHE.clear()
     _IANA_TLDS.clear()
@@ -303,7 +304,10 @@ class Locator:
                 return await resolve_host(resolver, host)
 
         distinct = list(dict.fromkeys(hosts))
-        results = await asyncio.gather(*(one(h) for h in distinct))
+        try:
+            results = await asyncio.gather(*(one(h) for h in distinct))
+        finally:
+            resolver.close()
         return dict(zip(distinct, results, strict=True))
 
     # --- steps 2 and 3: registries -----------------------------------------------------

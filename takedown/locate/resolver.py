@@ -1,35 +1,35 @@
 """DNS for the locate step: A and AAAA with CNAMEs followed, one clear outcome.
 
-dnspython's async resolver, pointed at ``settings.DNS_RESOLVER`` (the sandbox's
-DNS server in tests) or the system's resolvers, with ``settings.DNS_TIMEOUT``
-as the limit for each name.  Outcomes are distinct because they mean different
-things to a handler: ``nxdomain`` (the name is gone: maybe already taken down),
-``servfail`` (the name's servers are broken), ``timeout``, ``no_address`` (the
-name exists but has no A/AAAA), ``cname_loop``, ``invalid`` (not a host name)
-and ``error``.
+The monitor's stub resolver (``takedown.lib.dnsstub``), pointed at
+``settings.DNS_RESOLVER`` (the sandbox's DNS server in tests) or the system's
+resolvers, with ``settings.DNS_TIMEOUT`` as the limit for each name.  One
+answer cache per process and resolver (``ANSWERS``), shared by every batch and thread: a
+host asked again within its TTL is not asked again, and its result says when
+the answer was had (``DnsResult.at``), which the timeline keeps.  Outcomes are
+distinct because they mean different things to a handler: ``nxdomain`` (the
+name is gone: maybe already taken down), ``servfail`` (the name's servers are
+broken), ``timeout``, ``no_address`` (the name exists but has no A/AAAA),
+``cname_loop``, ``invalid`` (not a host name) and ``error``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import re
 import time
 from dataclasses import dataclass, field
 
-import dns.asyncresolver
-import dns.exception
-import dns.message
-import dns.name
-import dns.rdatatype
-import dns.resolver
 from django.conf import settings
+
+from takedown.lib.dnsstub import AnswerCache, StubResolver
+from takedown.lib.fetch import system_nameservers
 
 MAX_ADDRESSES = 64
 MAX_CNAME_HOPS = 8
 _LABEL = re.compile(r"^(?!-)[a-z0-9_-]{1,63}(?<!-)$")
-# When both A and AAAA fail, the more telling outcome is reported.
-_PRIORITY = ["nxdomain", "cname_loop", "servfail", "timeout", "error", "no_address"]
+# Every locate batch of this process shares what DNS said, for its TTL: one
+# cache per resolver configuration (tests and the sandbox change servers).
+ANSWERS: dict[tuple[tuple[str, int], ...], AnswerCache] = {}
 
 
 @dataclass
@@ -41,27 +41,31 @@ class DnsResult:
     error: str = ""
     elapsed: float = 0.0
     truncated: bool = False
+    # When the answer was had (time.time()), and for how long it holds.
+    at: float = 0.0
+    ttl: float = 0.0
 
     @property
     def ok(self) -> bool:
         return self.outcome == "ok"
 
 
-def make_resolver() -> dns.asyncresolver.Resolver:
+def make_resolver() -> StubResolver:
+    """A stub resolver for the running event loop, sharing the process's answers.
+
+    Close it when the loop's work is done (its sockets belong to the loop).
+    """
     if settings.DNS_RESOLVER:
-        host, port = settings.DNS_RESOLVER
-        resolver = dns.asyncresolver.Resolver(configure=False)
-        resolver.nameservers = [host]
-        resolver.port = port
+        servers = [settings.DNS_RESOLVER]
     else:
-        try:
-            resolver = dns.asyncresolver.Resolver()
-        except dns.resolver.NoResolverConfiguration:
-            resolver = dns.asyncresolver.Resolver(configure=False)
-            resolver.nameservers = ["127.0.0.1"]
-    resolver.timeout = float(settings.DNS_TIMEOUT)
-    resolver.lifetime = float(settings.DNS_TIMEOUT)
-    return resolver
+        servers = system_nameservers() or [("127.0.0.1", 53)]
+    cache = ANSWERS.setdefault(tuple(servers), AnswerCache())
+    return StubResolver(servers, timeout=float(settings.DNS_TIMEOUT), cache=cache)
+
+
+def clear_answers() -> None:
+    """Forget every cached DNS answer of this process (tests; after a DNS change)."""
+    ANSWERS.clear()
 
 
 def valid_hostname(host: str) -> bool:
@@ -71,7 +75,7 @@ def valid_hostname(host: str) -> bool:
     return all(_LABEL.match(label) for label in labels)
 
 
-async def resolve_host(resolver: dns.asyncresolver.Resolver, host: str) -> DnsResult:
+async def resolve_host(resolver: StubResolver, host: str) -> DnsResult:
     started = time.monotonic()
     host = host.lower().rstrip(".")
     try:
@@ -79,70 +83,18 @@ async def resolve_host(resolver: dns.asyncresolver.Resolver, host: str) -> DnsRe
     except ValueError:
         pass
     else:
-        return DnsResult(host, "ok", [host.strip("[]")])
+        return DnsResult(host, "ok", [host.strip("[]")], at=time.time())
     if not valid_hostname(host):
         return DnsResult(host, "invalid", error="not a valid host name")
-    (out4, addrs4, cn4, err4), (out6, addrs6, cn6, err6) = await asyncio.gather(
-        _query(resolver, host, "A"), _query(resolver, host, "AAAA")
+    answer = await resolver.addresses(host, both=True)
+    return DnsResult(
+        host,
+        answer.outcome,
+        list(answer.addresses),
+        list(answer.cnames),
+        error=answer.error,
+        elapsed=time.monotonic() - started,
+        truncated=answer.truncated,
+        at=answer.at,
+        ttl=answer.ttl,
     )
-    addresses = list(dict.fromkeys(addrs4 + addrs6))
-    cnames = list(dict.fromkeys(cn4 + cn6))
-    elapsed = time.monotonic() - started
-    if addresses:
-        return DnsResult(
-            host,
-            "ok",
-            addresses[:MAX_ADDRESSES],
-            cnames,
-            elapsed=elapsed,
-            truncated=len(addresses) > MAX_ADDRESSES,
-        )
-    outcome = min((out4, out6), key=_PRIORITY.index)
-    error = err4 if outcome == out4 else err6
-    return DnsResult(host, outcome, [], cnames, error=error, elapsed=elapsed)
-
-
-async def _query(
-    resolver: dns.asyncresolver.Resolver, host: str, rdtype: str
-) -> tuple[str, list[str], list[str], str]:
-    """(outcome, addresses, CNAME chain, error) for one record type."""
-    current = dns.name.from_text(host)
-    seen = {current}
-    cnames: list[str] = []
-    for _hop in range(MAX_CNAME_HOPS):
-        try:
-            answer = await resolver.resolve(current, rdtype, raise_on_no_answer=False, search=False)
-        except dns.resolver.NXDOMAIN:
-            return "nxdomain", [], cnames, "the name does not exist"
-        except dns.message.ChainTooLong:
-            return "cname_loop", [], cnames, "CNAME chain too long or looping"
-        except dns.resolver.NoNameservers as exc:
-            if "ChainTooLong" in str(exc) or "chain" in str(exc).lower():
-                return "cname_loop", [], cnames, "CNAME chain too long or looping"
-            return "servfail", [], cnames, _short(exc)
-        except dns.exception.Timeout:
-            return "timeout", [], cnames, f"no answer within {resolver.lifetime:g}s"
-        except dns.resolver.YXDOMAIN as exc:
-            return "error", [], cnames, _short(exc)
-        except dns.exception.DNSException as exc:
-            return "error", [], cnames, _short(exc)
-        for rrset in getattr(answer.chaining_result, "cnames", []) or []:
-            for rdata in rrset:
-                cnames.append(rdata.target.to_text(omit_final_dot=True).lower())
-        if answer.rrset is not None:
-            return "ok", [rdata.to_text() for rdata in answer.rrset], cnames, ""
-        canonical = answer.canonical_name
-        if canonical == current:
-            return "no_address", [], cnames, f"no {rdtype} record"
-        if canonical in seen:
-            return "cname_loop", [], cnames, "CNAME loop"
-        # The server gave the CNAME but not its target's records (another zone):
-        # ask for the target ourselves.
-        seen.add(canonical)
-        current = canonical
-    return "cname_loop", [], cnames, f"more than {MAX_CNAME_HOPS} CNAME hops"
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if len(text) <= 300 else text[:297] + "..."

@@ -1,4 +1,4 @@
-"""DNS outcomes with dnspython's async resolver against a real DNS server on loopback."""
+"""DNS outcomes of the stub resolver against a real DNS server on loopback."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from takedown.locate.resolver import DnsResult, make_resolver, resolve_host
+from takedown.locate.resolver import DnsResult, clear_answers, make_resolver, resolve_host
 from takedown.locate.tests.servers import DnsTestServer, SilentUdp
 
 pytestmark = pytest.mark.concurrency
@@ -41,7 +41,15 @@ def dns_server(settings: Any) -> Iterator[DnsTestServer]:
 
 
 def resolve(host: str) -> DnsResult:
-    return asyncio.run(resolve_host(make_resolver(), host))
+    async def once() -> DnsResult:
+        resolver = make_resolver()
+        try:
+            return await resolve_host(resolver, host)
+        finally:
+            resolver.close()
+
+    clear_answers()
+    return asyncio.run(once())
 
 
 def test_it_resolves_a_and_aaaa(dns_server: DnsTestServer) -> None:
