@@ -101,7 +101,13 @@ def main() -> None:
     # The sandbox in its own process, as a real resolver and registries would be.
     path = work / "scenario.yaml"
     path.write_text(yaml.safe_dump(raw))
-    child_env = {**os.environ, "TAKEDOWN_DATA_DIR": str(work / "sandbox-data")}
+    # Sites' names with a real-world TTL (the sandbox's default, 1 s, suits
+    # takedowns in tests): "warm" is the same hosts again within it.
+    child_env = {
+        **os.environ,
+        "TAKEDOWN_DATA_DIR": str(work / "sandbox-data"),
+        "TAKEDOWN_SANDBOX_SITE_TTL": "300",
+    }
     child_env.pop("DJANGO_SETTINGS_MODULE", None)
     child, sandbox_env = start_sandbox_process(path, env=child_env, workdir=work, timeout=120)
     try:

@@ -21,7 +21,7 @@ import logging
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -555,6 +555,10 @@ def location_json(
                 "outcome": res.dns.outcome,
                 "cnames": res.dns.cnames,
                 "error": res.dns.error or None,
+                # When the answer was had and how long it held (a host asked
+                # again within its TTL is answered from the cache).
+                "at": _iso(_answer_at(res)),
+                "ttl": res.dns.ttl or None,
             },
             "refused_addresses": [{"ip": a, "reason": why} for a, why in res.refused],
             "abuse_fallback": bool(not (org.abuse_emails if org else net and net.abuse))
@@ -568,6 +572,15 @@ def location_json(
         }
     )
     return out
+
+
+def _answer_at(res: HostResult) -> datetime | None:
+    """When DNS gave the host's answer (None for an IP literal or no answer)."""
+    return datetime.fromtimestamp(res.dns.at, UTC) if res.dns.at else None
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
 
 
 def effective_abuse(org: Organization | None, net: NetworkInfo | None) -> list[str]:
@@ -663,7 +676,8 @@ def sites_locate(site_ids: list[int]) -> dict[str, list[int]]:
             [
                 Resolution(
                     host=site.host,
-                    at=now,
+                    # When DNS gave this answer: a cached one keeps its own time.
+                    at=_answer_at(res) or now,
                     outcome=res.dns.outcome,
                     addresses=res.dns.addresses,
                     cnames=res.dns.cnames,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import os
 import struct
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,8 +28,9 @@ log = logging.getLogger(__name__)
 REBIND_ADDRESS = "0.0.0.0"  # noqa: S104 - an answer we serve, not an address we bind
 
 # Site names change at run time (takedowns, moves), so their answers must not be
-# cached for long; infrastructure names (NS, MX) are stable.
-SITE_TTL = 1
+# cached for long; infrastructure names (NS, MX) are stable.  A benchmark of
+# caching (bench/locate.py) serves sites with a real-world TTL instead.
+SITE_TTL = int(os.environ.get("TAKEDOWN_SANDBOX_SITE_TTL", "1"))
 INFRA_TTL = 300
 MAX_UDP = 512
 

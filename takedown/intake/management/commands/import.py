@@ -16,6 +16,10 @@ from takedown.intake.services import ReporterInfo, ReportError, reporter_get_or_
 
 class Command(BaseCommand):
     help = "Import reports from CSV files (columns date,URL,description or a 'url' column)."
+    # The system checks import the whole URL conf (the web UI, its charts):
+    # seconds and tens of MB an import does not need; `takedown migrate` and
+    # the web role run them.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("files", nargs="+", help="CSV files or directories of them")
