@@ -7,6 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SYSTEM_PACKAGES := chromium fonts-noto-cjk gettext
+# What only the benchmarks need: the site farm (nginx, unbound) and the peer (curl).
+BENCH_PACKAGES := nginx unbound curl
 export TAKEDOWN_DATA_DIR ?= $(CURDIR)/var
 
 .PHONY: run demo test lint typecheck pytest system-deps venv messages messages-update clean bench
@@ -65,10 +67,24 @@ typecheck: venv
 pytest: venv
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Every benchmark, each beside its peer measured in the same run (bench/README.md
+# keeps the last figures).  BENCH_DATABASE_URL=postgres://... also runs the
+# ones where the database matters on PostgreSQL (an empty database).
 bench: venv
-	$(BIN)/python bench/extract.py
+	@$(MAKE) --no-print-directory system-deps SYSTEM_PACKAGES="$(BENCH_PACKAGES)"
+	$(BIN)/python bench/resolvers.py
+	$(BIN)/python bench/checks.py --sites 10000 --passes 2
+	$(BIN)/python bench/watch.py --sites 10000 --passes 3
+	$(BIN)/python bench/memory.py --sites 100000 --seconds 45
+	$(BIN)/python bench/locate.py
 	$(BIN)/python bench/import.py
+	$(BIN)/python bench/stats.py
+	$(BIN)/python bench/extract.py
 	$(BIN)/python bench/bounces.py
+	@if [ -n "$(BENCH_DATABASE_URL)" ]; then \
+	  DATABASE_URL="$(BENCH_DATABASE_URL)" $(BIN)/python bench/checks.py --sites 10000 --passes 2 --processes 0 && \
+	  DATABASE_URL="$(BENCH_DATABASE_URL)" $(BIN)/python bench/stats.py; \
+	fi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -206,9 +206,14 @@ def test_it_serves_a_sites_timeline_and_checks(alice_token: str) -> None:
         other_agent="desktop",
         other_outcome="http_error",
         other_detail="HTTP 403 Forbidden",
+        count=4,
+        changed="outcome verdict",
     )
     (check,) = client.get(f"/api/sites/{site.pk}/checks").json()["items"]
     assert (check["agent"], check["detail"]) == ("mobile", "page served")
+    # A run of equal checks: how many, until when, what changed from the run before.
+    assert (check["count"], check["changed"]) == (4, ["outcome", "verdict"])
+    assert check["last_at"]
     assert (check["other_agent"], check["other_outcome"], check["other_detail"]) == (
         "desktop",
         "http_error",

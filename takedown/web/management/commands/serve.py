@@ -45,12 +45,17 @@ STOP_GRACE = 15.0
 
 def role_commands(host: str, port: int) -> dict[str, list[str]]:
     base = [sys.executable, "-m", "takedown.cli"]
+    # The web role runs the system checks (it loads the URL conf they check
+    # anyway); in the other roles, and in serve itself, they would import the
+    # whole URL conf (the web UI, matplotlib) for nothing: about 50 MB of RSS
+    # in each (bench/memory.py).  A web role that fails them exits at once,
+    # and serve gives up after GIVE_UP_AFTER quick exits.
     return {
         "web": [*base, "web", "--host", host, "--port", str(port)],
-        "worker": [*base, "worker"],
-        "mail": [*base, "mail"],
+        "worker": [*base, "worker", "--skip-checks"],
+        "mail": [*base, "mail", "--skip-checks"],
         # The monitor also takes the evidence screenshots in a thread of its own.
-        "monitor": [*base, "monitor"],
+        "monitor": [*base, "monitor", "--skip-checks"],
     }
 
 
@@ -68,6 +73,8 @@ class Role:
 
 class Command(BaseCommand):
     help = "Start web, worker, inbound mail listener and monitor together (Ctrl-C stops them)."
+    # The web role checks (role_commands): serve stays a small supervisor.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
