@@ -109,7 +109,7 @@ def main() -> None:
         "TAKEDOWN_SANDBOX_SITE_TTL": "300",
     }
     child_env.pop("DJANGO_SETTINGS_MODULE", None)
-    child, sandbox_env = start_sandbox_process(path, env=child_env, workdir=work, timeout=120)
+    child, sandbox_env = start_sandbox_process(path, env=child_env, workdir=work, timeout=600)
     try:
         os.environ.update(sandbox_env)
         setup_django()

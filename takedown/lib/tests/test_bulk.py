@@ -20,7 +20,7 @@ def test_its_adapters_give_what_django_gives() -> None:
         field = Event._meta.get_field(name)
         adapt = bulk._adapter(field, connection)
         ours = value if adapt is None else adapt(value)
-        theirs = field.get_db_prep_save(value, connection)
+        theirs = field.get_db_prep_save(value, connection)  # type: ignore[union-attr]
         if connection.vendor == "sqlite":
             assert ours == theirs
         else:
